@@ -1,0 +1,25 @@
+/* Commands of the ird binary. Each takes argc/argv after the command name
+ * (argv[0] is the command) and returns the exit code: 0 ok, 1 a failure the
+ * user can act on (with a message saying what to do), 2 usage. To add a
+ * command, write its function here and add a row to main.c's table. */
+#ifndef IRD_CLI_CLI_H
+#define IRD_CLI_CLI_H
+
+struct ird_command {
+    const char *name;
+    const char *summary;
+    const char *usage; /* full --help text */
+    int (*run)(const struct ird_command *cmd, int argc, char **argv);
+};
+
+int ird_cli_serve(const struct ird_command *cmd, int argc, char **argv);
+int ird_cli_check(const struct ird_command *cmd, int argc, char **argv);
+int ird_cli_version(const struct ird_command *cmd, int argc, char **argv);
+int ird_cli_incidents(const struct ird_command *cmd, int argc, char **argv);
+int ird_cli_incident(const struct ird_command *cmd, int argc, char **argv);
+
+/* Print cmd's usage to stderr and return 2 (for option errors). */
+int ird_cli_usage_error(const struct ird_command *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif
