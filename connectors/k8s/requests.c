@@ -338,6 +338,18 @@ int ird_k8s_object_get(const struct ird_k8s_kind *kind, const char *ns, const ch
     return ird_k8s_req_finish(ret, "GET", &b, NULL, NULL, "get", kind->group, kind->plural, err);
 }
 
+/* The API checks annotation keys lower-cased (ValidateAnnotations). */
+static bool annotation_key_valid(const char *key)
+{
+    char lower[IRD_K8S_NAME_MAX + 1 + 63 + 1];
+    size_t len = key ? strlen(key) : 0;
+    if (!key || len >= sizeof(lower))
+        return false;
+    for (size_t i = 0; i <= len; i++)
+        lower[i] = (key[i] >= 'A' && key[i] <= 'Z') ? (char)(key[i] - 'A' + 'a') : key[i];
+    return ird_k8s_label_key_valid(lower);
+}
+
 static int metadata_patch(const struct ird_k8s_kind *kind, const char *ns, const char *name,
                           const char *field, const struct ird_k8s_kv *kv, size_t n,
                           struct ird_k8s_request *ret, struct ird_err *err)
@@ -346,7 +358,7 @@ static int metadata_patch(const struct ird_k8s_kind *kind, const char *ns, const
     if (!kv || n == 0)
         return ird_err_set(err, -EINVAL, "no %s to change", field);
     for (size_t i = 0; i < n; i++) {
-        if (!ird_k8s_label_key_valid(kv[i].key))
+        if (!(labels ? ird_k8s_label_key_valid(kv[i].key) : annotation_key_valid(kv[i].key)))
             return ird_err_set(err, -EINVAL, "%s key \"%s\" is not a valid qualified name",
                                labels ? "label" : "annotation", kv[i].key ? kv[i].key : "");
         if (labels && kv[i].value && !ird_k8s_label_value_valid(kv[i].value))

@@ -108,7 +108,8 @@ struct ird_k8s_kv {
 
 /* Label keys are qualified names ([prefix/]name, prefix a DNS-1123 subdomain,
  * name <= 63 of [A-Za-z0-9][-A-Za-z0-9_.]*[A-Za-z0-9]); label values are empty
- * or <= 63 of that charset. Annotation keys follow the label-key rule. */
+ * or <= 63 of that charset. Annotation keys follow the label-key rule checked
+ * lower-cased, as the API does (ird_k8s_annotate). */
 bool ird_k8s_label_key_valid(const char *key);
 bool ird_k8s_label_value_valid(const char *value);
 

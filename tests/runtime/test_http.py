@@ -6,10 +6,11 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import time
 import unittest
 
-from irdtest import Ird, IrdTestCase, is_closed, read_response, read_responses
+from irdtest import IRD, Ird, IrdTestCase, is_closed, read_response, read_responses
 
 # A source that authenticates and reads the body, then answers 204 without
 # touching the store: lets these tests exercise bodies and limits alone.
@@ -270,26 +271,22 @@ class LifecycleTest(IrdTestCase):
             self.assertCleanExit(ird, ird.stop())
 
     def test_state_dir_not_writable_is_a_clear_error(self):
-        with Ird() as probe:
-            pass
         ird = Ird()
         try:
+            # A state_dir below a regular file can never be created.
             blocker = os.path.join(ird.tmp.name, "file")
             open(blocker, "w").close()
-            ird.write_config('').__class__  # keep the default config
             with open(ird.config) as f:
                 text = f.read()
             with open(ird.config, "w") as f:
-                f.write(text.replace('state_dir = "%s"' % ird.state,
-                                     'state_dir = "%s/sub"' % blocker))
-            ird.proc = __import__("subprocess").Popen(
-                [__import__("irdtest").IRD, "serve", "-c", ird.config],
-                stderr=__import__("subprocess").PIPE, env=ird.env)
-            code = ird.wait_exit()
-            self.assertEqual(code, 1)
+                f.write(text.replace('state_dir = "%s"' % ird.state, 'state_dir = "%s/sub"' % blocker))
+            ird.proc = subprocess.Popen([IRD, "serve", "-c", ird.config], stderr=subprocess.PIPE,
+                                        env=ird.env)
+            self.assertEqual(ird.wait_exit(), 1)
             msgs = [l for l in ird.log_lines if l.get("msg") == "cannot open the state store"]
             self.assertTrue(msgs, ird.log_lines)
-            self.assertIn("cannot create", msgs[0]["reason"])
+            self.assertEqual(msgs[0]["reason"],
+                             "state_dir %s/sub: cannot create: Not a directory" % blocker)
         finally:
             ird.kill()
             ird.tmp.cleanup()

@@ -288,6 +288,17 @@ static void test_labels(void)
                           "\\\"yes\\\" / 100%\"}}}"));
     ird_k8s_request_free(&r);
 
+    /* annotation keys are checked lower-cased, label keys as they are */
+    struct ird_k8s_kv upper = {"Example.COM/Owner", "x"};
+    CHECK_INT(ird_k8s_annotate(ird_k8s_kind_find("pods"), "prod", "web-1", &upper, 1, &r, &e), 0);
+    ird_k8s_request_free(&r);
+    CHECK_INT(ird_k8s_label(ird_k8s_kind_find("pods"), "prod", "web-1", &upper, 1, &r, &e),
+              -EINVAL);
+    struct ird_k8s_kv bad_ann = {"a b", "x"};
+    CHECK_INT(ird_k8s_annotate(ird_k8s_kind_find("pods"), "prod", "web-1", &bad_ann, 1, &r, &e),
+              -EINVAL);
+    CHECK_STR(e.msg, "annotation key \"a b\" is not a valid qualified name");
+
     /* every supported kind can be read and labelled, nodes without a namespace */
     static const char *const kinds[] = {"pods",         "secrets",    "deployments",
                                         "statefulsets", "daemonsets", "networkpolicies"};

@@ -544,6 +544,9 @@ class FakeK8s:
             result = self._api(req)
         except ApiError as e:
             result = (e.code, e.status, list(e.headers.items()))
+        except Exception as e:  # a bug in the fake must show as a 500 answer, not a dropped connection
+            error = ApiError(500, f"Internal error occurred: fake API server: {type(e).__name__}: {e}")
+            result = (500, error.status, [])
         finally:
             entry["status"] = result[0] if result else None
             with self._lock:
@@ -645,7 +648,8 @@ class FakeK8s:
         """Schema-validate obj (external form) in place; return (FieldErrors, warning headers).
         Unknown fields fail under Strict, are dropped with a Warning under Warn, dropped silently under Ignore."""
         unknown, decode, fields = self._schemas.check(res.schema, obj)
-        decode += res.decode(obj) if res.decode else []
+        if res.decode and not decode:
+            decode = res.decode(obj)
         warnings = []
         if unknown and mode == "Strict":
             decode.insert(0, "strict decoding error: " + ", ".join(f'unknown field "{u}"' for u in unknown))

@@ -62,21 +62,19 @@ def requirements_from_object(selector):
     return reqs
 
 
+_LABEL_OPS = {
+    "=": lambda present, value, values: present and value == values[0],
+    "!=": lambda present, value, values: not present or value != values[0],
+    "in": lambda present, value, values: present and value in values,
+    "notin": lambda present, value, values: not present or value not in values,
+    "exists": lambda present, value, values: present,
+    "!": lambda present, value, values: not present,
+}
+
+
 def labels_match(requirements, labels):
     labels = labels or {}
-    for key, op, values in requirements:
-        present = key in labels
-        ok = {
-            "=": present and labels.get(key) == values[0],
-            "!=": not present or labels.get(key) != values[0],
-            "in": present and labels.get(key) in values,
-            "notin": not present or labels.get(key) not in values,
-            "exists": present,
-            "!": not present,
-        }[op]
-        if not ok:
-            return False
-    return True
+    return all(_LABEL_OPS[op](key in labels, labels.get(key), values) for key, op, values in requirements)
 
 
 def parse_field_selector(text, supported):

@@ -314,8 +314,10 @@ def check_network_policy(obj, old):
 def secret_decode_errors(obj):
     """Secret data values are []byte: anything that is not standard base64 fails decoding (400)."""
     for key, value in (obj.get("data") or {}).items():
+        if not isinstance(value, str):
+            continue
         try:
-            base64.b64decode(value or "", validate=True)
+            base64.b64decode(value, validate=True)
         except (binascii.Error, ValueError):
             return [f"illegal base64 data at input byte {_bad_base64_offset(value)} (data[{key}])"]
     return []
