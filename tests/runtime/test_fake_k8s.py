@@ -381,13 +381,15 @@ class FakeK8sTest(unittest.TestCase):
     def test_keep_alive_reuses_one_connection(self):
         conn = http.client.HTTPSConnection("127.0.0.1", self.fake.port, context=self.ctx, timeout=5)
         try:
+            sockets = []
             for _ in range(3):
                 conn.request("GET", PODS + "/web-1", headers={"Authorization": "Bearer tok-1"})
                 resp = conn.getresponse()
                 self.assertEqual(resp.status, 200)
                 resp.read()
-                sock = conn.sock
-                self.assertIsNotNone(sock)
+                self.assertFalse(resp.will_close)
+                sockets.append(conn.sock)
+            self.assertTrue(all(s is sockets[0] for s in sockets))
         finally:
             conn.close()
 
