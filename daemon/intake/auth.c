@@ -31,20 +31,13 @@ enum kind { K_NONE, K_BEARER, K_QUERY, K_BASIC, K_HMAC, K_SW };
 static const int family[] = {
     [K_NONE] = 0, [K_BEARER] = 1, [K_QUERY] = 1, [K_BASIC] = 2, [K_HMAC] = 0, [K_SW] = 0};
 
-static const struct kind_row {
-    const char *name;
-    enum kind kind;
-    const char *keys[8];
-} kinds[] = {
-    {"bearer", K_BEARER, {"type", "tokens", "token", "tokens_file", "tokens_env"}},
-    {"query-token", K_QUERY, {"type", "tokens", "token", "tokens_file", "tokens_env", "param"}},
-    {"basic", K_BASIC, {"type", "username", "password", "password_file", "password_env", "users"}},
-    {"hmac",
-     K_HMAC,
-     {"type", "secret", "secrets", "secret_file", "secret_env", "header", "prefix"}},
-    {"standard-webhooks",
-     K_SW,
-     {"type", "secret", "secrets", "secret_file", "secret_env", "tolerance", "replay_cache"}},
+/* One request, as the checks see it. */
+struct request {
+    const struct ird_http_header *headers;
+    size_t n;
+    const char *query, *body;
+    size_t len;
+    int64_t now_ms;
 };
 
 struct digest {
@@ -62,9 +55,12 @@ struct seen {
     bool live;
 };
 
+struct kind_row;
+
 struct ird_auth {
     enum kind kind;
     const char *scheme;
+    const struct kind_row *row;
     struct digest *creds, *foreign;
     size_t ncreds, nforeign;
     struct key *keys;
@@ -404,6 +400,131 @@ static int copy_string(const config_setting_t *g, const char *key, char *out, si
     return 0;
 }
 
+static int parse_tokens(struct ird_auth *a, const config_setting_t *g, struct ird_err *err)
+{
+    return load_secret(a, g, "tokens", "token", add_token, NULL, err);
+}
+
+static int parse_query(struct ird_auth *a, const config_setting_t *g, struct ird_err *err)
+{
+    memcpy(a->param, "token", sizeof("token"));
+    int rc = copy_string(g, "param", a->param, sizeof(a->param), err);
+    if (rc)
+        return rc;
+    if (!a->param[0])
+        return cfg_fail(err, config_setting_get_member(g, "param"), "expected a name");
+    return parse_tokens(a, g, err);
+}
+
+static int parse_basic(struct ird_auth *a, const config_setting_t *g, struct ird_err *err)
+{
+    const config_setting_t *users = config_setting_get_member(g, "users");
+    if (!users)
+        return basic_user(a, g, err);
+    if (config_setting_get_member(g, "username"))
+        return cfg_fail(err, g, "give either username or users, not both");
+    if (!config_setting_is_list(users) || config_setting_length(users) == 0)
+        return cfg_fail(err, users, "expected a list of { username = ...; password = ...; }");
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < config_setting_length(users); i++) {
+        const config_setting_t *u = config_setting_get_elem(users, (unsigned)i);
+        if (!config_setting_is_group(u))
+            return cfg_fail(err, u, "expected { username = ...; password = ...; }");
+        for (int k = 0; k < config_setting_length(u); k++) {
+            const char *name = config_setting_name(config_setting_get_elem(u, (unsigned)k));
+            if (strcmp(name, "username") && strcmp(name, "password") &&
+                strcmp(name, "password_file") && strcmp(name, "password_env"))
+                return cfg_fail(err, config_setting_get_elem(u, (unsigned)k), "unknown key");
+        }
+        rc = basic_user(a, u, err);
+    }
+    return rc;
+}
+
+static int parse_hmac(struct ird_auth *a, const config_setting_t *g, struct ird_err *err)
+{
+    memcpy(a->header, "X-Hub-Signature-256", sizeof("X-Hub-Signature-256"));
+    memcpy(a->prefix, "sha256=", sizeof("sha256="));
+    int rc;
+    if ((rc = copy_string(g, "header", a->header, sizeof(a->header), err)) ||
+        (rc = copy_string(g, "prefix", a->prefix, sizeof(a->prefix), err)))
+        return rc;
+    if (!a->header[0])
+        return cfg_fail(err, config_setting_get_member(g, "header"), "expected a header name");
+    return load_secret(a, g, "secret", "secrets", add_key, NULL, err);
+}
+
+static int parse_sw(struct ird_auth *a, const config_setting_t *g, struct ird_err *err)
+{
+    a->tolerance_ms = DEFAULT_TOLERANCE_MS;
+    const config_setting_t *tol = config_setting_get_member(g, "tolerance");
+    if (tol && (config_setting_type(tol) != CONFIG_TYPE_STRING ||
+                ird_duration_parse(config_setting_get_string(tol), &a->tolerance_ms) ||
+                a->tolerance_ms <= 0))
+        return cfg_fail(err, tol, "expected a duration such as \"5m\"");
+    long long cache = DEFAULT_REPLAY_CACHE;
+    const config_setting_t *rcs = config_setting_get_member(g, "replay_cache");
+    if (rcs) {
+        int t = config_setting_type(rcs);
+        if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
+            return cfg_fail(err, rcs, "expected a number of ids");
+        cache = t == CONFIG_TYPE_INT ? config_setting_get_int(rcs) : config_setting_get_int64(rcs);
+        if (cache < 16 || cache > 1000000)
+            return cfg_fail(err, rcs, "expected 16 to 1000000");
+    }
+    a->ringcap = (size_t)cache;
+    a->ring = calloc(a->ringcap, sizeof(*a->ring));
+    if (!a->ring)
+        return -ENOMEM;
+    return load_secret(a, g, "secret", "secrets", add_key, "whsec", err);
+}
+
+typedef int (*parse_fn)(struct ird_auth *a, const config_setting_t *g, struct ird_err *err);
+typedef enum ird_auth_result (*check_fn)(struct ird_auth *a, const struct request *rq);
+static enum ird_auth_result check_none(struct ird_auth *a, const struct request *rq);
+static enum ird_auth_result check_bearer(struct ird_auth *a, const struct request *rq);
+static enum ird_auth_result check_basic(struct ird_auth *a, const struct request *rq);
+static enum ird_auth_result check_query(struct ird_auth *a, const struct request *rq);
+static enum ird_auth_result check_hmac_rq(struct ird_auth *a, const struct request *rq);
+static enum ird_auth_result check_sw_rq(struct ird_auth *a, const struct request *rq);
+
+/* The schemes: config keys each takes, how it is built, how a request is checked. */
+static const struct kind_row {
+    const char *name;
+    enum kind kind;
+    const char *keys[8];
+    parse_fn parse;
+    check_fn check;
+} kinds[] = {
+    {"bearer",
+     K_BEARER,
+     {"type", "tokens", "token", "tokens_file", "tokens_env"},
+     parse_tokens,
+     check_bearer},
+    {"query-token",
+     K_QUERY,
+     {"type", "tokens", "token", "tokens_file", "tokens_env", "param"},
+     parse_query,
+     check_query},
+    {"basic",
+     K_BASIC,
+     {"type", "username", "password", "password_file", "password_env", "users"},
+     parse_basic,
+     check_basic},
+    {"hmac",
+     K_HMAC,
+     {"type", "secret", "secrets", "secret_file", "secret_env", "header", "prefix"},
+     parse_hmac,
+     check_hmac_rq},
+    {"standard-webhooks",
+     K_SW,
+     {"type", "secret", "secrets", "secret_file", "secret_env", "tolerance", "replay_cache"},
+     parse_sw,
+     check_sw_rq},
+};
+
+static const struct kind_row none_row = {"none", K_NONE, {"type"}, NULL, check_none};
+
 static int parse_group(struct ird_auth *a, const config_setting_t *g, struct ird_err *err)
 {
     const config_setting_t *t = config_setting_get_member(g, "type");
@@ -431,77 +552,8 @@ static int parse_group(struct ird_auth *a, const config_setting_t *g, struct ird
     }
     a->kind = row->kind;
     a->scheme = row->name;
-    int rc = 0;
-    switch (row->kind) {
-    case K_QUERY:
-        memcpy(a->param, "token", sizeof("token"));
-        if ((rc = copy_string(g, "param", a->param, sizeof(a->param), err)))
-            return rc;
-        if (!a->param[0])
-            return cfg_fail(err, config_setting_get_member(g, "param"), "expected a name");
-        /* fall through */
-    case K_BEARER:
-        return load_secret(a, g, "tokens", "token", add_token, NULL, err);
-    case K_BASIC: {
-        const config_setting_t *users = config_setting_get_member(g, "users");
-        if (!users)
-            return basic_user(a, g, err);
-        if (config_setting_get_member(g, "username"))
-            return cfg_fail(err, g, "give either username or users, not both");
-        if (!config_setting_is_list(users) || config_setting_length(users) == 0)
-            return cfg_fail(err, users, "expected a list of { username = ...; password = ...; }");
-        for (int i = 0; rc == 0 && i < config_setting_length(users); i++) {
-            const config_setting_t *u = config_setting_get_elem(users, (unsigned)i);
-            if (!config_setting_is_group(u))
-                return cfg_fail(err, u, "expected { username = ...; password = ...; }");
-            for (int k = 0; k < config_setting_length(u); k++) {
-                const char *name = config_setting_name(config_setting_get_elem(u, (unsigned)k));
-                if (strcmp(name, "username") && strcmp(name, "password") &&
-                    strcmp(name, "password_file") && strcmp(name, "password_env"))
-                    return cfg_fail(err, config_setting_get_elem(u, (unsigned)k), "unknown key");
-            }
-            rc = basic_user(a, u, err);
-        }
-        return rc;
-    }
-    case K_HMAC:
-        memcpy(a->header, "X-Hub-Signature-256", sizeof("X-Hub-Signature-256"));
-        memcpy(a->prefix, "sha256=", sizeof("sha256="));
-        if ((rc = copy_string(g, "header", a->header, sizeof(a->header), err)) ||
-            (rc = copy_string(g, "prefix", a->prefix, sizeof(a->prefix), err)))
-            return rc;
-        if (!a->header[0])
-            return cfg_fail(err, config_setting_get_member(g, "header"), "expected a header name");
-        return load_secret(a, g, "secret", "secrets", add_key, NULL, err);
-    case K_SW: {
-        a->tolerance_ms = DEFAULT_TOLERANCE_MS;
-        const config_setting_t *tol = config_setting_get_member(g, "tolerance");
-        if (tol && (config_setting_type(tol) != CONFIG_TYPE_STRING ||
-                    ird_duration_parse(config_setting_get_string(tol), &a->tolerance_ms) ||
-                    a->tolerance_ms <= 0))
-            return cfg_fail(err, tol, "expected a duration such as \"5m\"");
-        long long cache = DEFAULT_REPLAY_CACHE;
-        const config_setting_t *rcs = config_setting_get_member(g, "replay_cache");
-        if (rcs) {
-            int t2 = config_setting_type(rcs);
-            if (t2 != CONFIG_TYPE_INT && t2 != CONFIG_TYPE_INT64)
-                return cfg_fail(err, rcs, "expected a number of ids");
-            cache = config_setting_get_int64(rcs);
-            if (t2 == CONFIG_TYPE_INT)
-                cache = config_setting_get_int(rcs);
-            if (cache < 16 || cache > 1000000)
-                return cfg_fail(err, rcs, "expected 16 to 1000000");
-        }
-        a->ringcap = (size_t)cache;
-        a->ring = calloc(a->ringcap, sizeof(*a->ring));
-        if (!a->ring)
-            return -ENOMEM;
-        return load_secret(a, g, "secret", "secrets", add_key, "whsec", err);
-    }
-    case K_NONE:
-        break;
-    }
-    return 0;
+    a->row = row;
+    return row->parse(a, g, err);
 }
 
 int ird_auth_new(const config_setting_t *source, struct ird_auth **ret, struct ird_err *err)
@@ -522,6 +574,7 @@ int ird_auth_new(const config_setting_t *source, struct ird_auth **ret, struct i
         strcmp(config_setting_get_string(s), "none") == 0) {
         a->kind = K_NONE;
         a->scheme = "none";
+        a->row = &none_row;
     } else if (config_setting_is_group(s)) {
         rc = parse_group(a, s, err);
     } else {
@@ -773,6 +826,58 @@ static enum ird_auth_result check_sw(struct ird_auth *a, const struct ird_http_h
     return IRD_AUTH_OK;
 }
 
+static enum ird_auth_result check_none(struct ird_auth *a, const struct request *rq)
+{
+    (void)a;
+    (void)rq;
+    return IRD_AUTH_OK;
+}
+
+static enum ird_auth_result check_bearer(struct ird_auth *a, const struct request *rq)
+{
+    const char *t = authorization(a, rq->headers, rq->n, "Bearer");
+    return t ? match_credential(a, t, strlen(t)) : IRD_AUTH_UNAUTHORIZED;
+}
+
+static enum ird_auth_result check_basic(struct ird_auth *a, const struct request *rq)
+{
+    const char *t = authorization(a, rq->headers, rq->n, "Basic");
+    if (!t)
+        return IRD_AUTH_UNAUTHORIZED;
+    unsigned char dec[MAX_PRESENTED];
+    enum ird_auth_result r = IRD_AUTH_UNAUTHORIZED;
+    long dl = b64_decode(t, strlen(t), dec, sizeof(dec));
+    if (dl <= 0 || !memchr(dec, ':', (size_t)dl))
+        a->reason = "Basic credentials are not base64 of user:password";
+    else
+        r = match_credential(a, (const char *)dec, (size_t)dl);
+    OPENSSL_cleanse(dec, sizeof(dec));
+    return r;
+}
+
+static enum ird_auth_result check_query(struct ird_auth *a, const struct request *rq)
+{
+    char tok[MAX_PRESENTED + 1];
+    enum ird_auth_result r = IRD_AUTH_UNAUTHORIZED;
+    int tl = ird_http_query_get(rq->query, a->param, tok, sizeof(tok));
+    if (tl <= 0)
+        a->reason = "no usable token in the query string";
+    else
+        r = match_credential(a, tok, (size_t)tl);
+    OPENSSL_cleanse(tok, sizeof(tok));
+    return r;
+}
+
+static enum ird_auth_result check_hmac_rq(struct ird_auth *a, const struct request *rq)
+{
+    return check_hmac(a, rq->headers, rq->n, rq->body, rq->len);
+}
+
+static enum ird_auth_result check_sw_rq(struct ird_auth *a, const struct request *rq)
+{
+    return check_sw(a, rq->headers, rq->n, rq->body, rq->len, rq->now_ms);
+}
+
 enum ird_auth_result ird_auth_check(struct ird_auth *a, const struct ird_http_header *headers,
                                     size_t n, const char *query, const char *body, size_t len,
                                     int64_t now_ms, const char **ret_scheme)
@@ -780,45 +885,8 @@ enum ird_auth_result ird_auth_check(struct ird_auth *a, const struct ird_http_he
     if (ret_scheme)
         *ret_scheme = a->scheme;
     a->reason = "";
-    enum ird_auth_result r = IRD_AUTH_UNAUTHORIZED;
-    switch (a->kind) {
-    case K_NONE:
-        r = IRD_AUTH_OK;
-        break;
-    case K_BEARER: {
-        const char *t = authorization(a, headers, n, "Bearer");
-        if (t)
-            r = match_credential(a, t, strlen(t));
-        break;
-    }
-    case K_BASIC: {
-        const char *t = authorization(a, headers, n, "Basic");
-        unsigned char dec[MAX_PRESENTED];
-        long dl = t ? b64_decode(t, strlen(t), dec, sizeof(dec)) : -1;
-        if (t && (dl <= 0 || !memchr(dec, ':', (size_t)dl)))
-            a->reason = "Basic credentials are not base64 of user:password";
-        else if (t)
-            r = match_credential(a, (const char *)dec, (size_t)dl);
-        OPENSSL_cleanse(dec, sizeof(dec));
-        break;
-    }
-    case K_QUERY: {
-        char tok[MAX_PRESENTED + 1];
-        int tl = ird_http_query_get(query, a->param, tok, sizeof(tok));
-        if (tl <= 0)
-            a->reason = "no usable token in the query string";
-        else
-            r = match_credential(a, tok, (size_t)tl);
-        OPENSSL_cleanse(tok, sizeof(tok));
-        break;
-    }
-    case K_HMAC:
-        r = check_hmac(a, headers, n, body, len);
-        break;
-    case K_SW:
-        r = check_sw(a, headers, n, body, len, now_ms);
-        break;
-    }
+    const struct request rq = {headers, n, query, body, len, now_ms};
+    enum ird_auth_result r = a->row->check(a, &rq);
     if (r == IRD_AUTH_OK)
         a->reason = "";
     return r;

@@ -51,7 +51,7 @@
  *             truncated pod or namespace would point automation at another
  *             object: id 512, title 1024, namespace/pod/container/node 253,
  *             label keys 256, label values 1024, annotation values 16384,
- *             64 labels and 64 annotations per alert.
+ *             128 labels and 128 annotations per alert.
  *   content   accepted content types (parameters such as charset ignored):
  *             none at all, application/json, text/json, text/plain (senders
  *             that mislabel JSON), and any application/...+json (so
@@ -80,9 +80,12 @@
  *                 pod, container, node, title come from the fields of
  *                 `result` named by the optional group
  *                 fields = { severity = "urgency"; namespace = "k8s_namespace"; ... };
- *                 defaults: severity, namespace, pod, container, node, title
+ *                 (default field names: severity, namespace, pod, container,
+ *                 node, title)
  *                 (a list value uses its first element). labels: every string
- *                 or number field of result; annotations: app, owner, sid,
+ *                 or number field of result except Splunk's own "_" fields,
+ *                 skipping any beyond the size caps (raw keeps them all);
+ *                 annotations: app, owner, sid,
  *                 results_link.
  *   elastic       the body rendered by IRD_ELASTIC_TEMPLATE below (also in
  *                 tests/fixtures/intake/elastic-kibana-template.mustache).
@@ -113,7 +116,8 @@
  *                 decoder; annotations: full_log, location.
  *   cloudevents   structured (one event object), batch (an array of them) or
  *                 binary mode (ce-specversion header present; attributes in
- *                 ce-* headers, percent-decoded; the body is data). Required:
+ *                 ce-* headers, percent-decoded; the body, which must be JSON
+ *                 or empty, is data). Required:
  *                 specversion "1.0", id, source, type; a missing one is a 400
  *                 naming it. id = source + "/" + id; title = subject ||
  *                 data.title || type; severity = extension severity;

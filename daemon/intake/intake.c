@@ -21,7 +21,7 @@ struct source {
     char *name;
     struct ird_decoder *decoder; /* NULL for type "discard" */
     struct ird_auth *auth;
-    bool auto_resolve;           /* resolve the incident when all its alerts are */
+    bool auto_resolve; /* resolve the incident when all its alerts are */
 };
 
 struct source_set {
@@ -79,7 +79,8 @@ static void sources_free(struct source_set *set)
 }
 
 /* Build every source of c; problems to diags. Returns 0 when all are good. */
-static int sources_build(const struct ird_config *c, struct source_set *ret, struct ird_diags *diags)
+static int sources_build(const struct ird_config *c, struct source_set *ret,
+                         struct ird_diags *diags)
 {
     ret->v = NULL;
     ret->n = 0;
@@ -252,7 +253,8 @@ static int timeline_add(sqlite3 *db, const char *incident, int64_t at, const cha
 {
     char *text = cJSON_PrintUnformatted(detail);
     cJSON_Delete(detail);
-    sqlite3_stmt *st = prep(db, "INSERT INTO timeline(incident_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)");
+    sqlite3_stmt *st =
+        prep(db, "INSERT INTO timeline(incident_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)");
     if (!st || !text) {
         sqlite3_finalize(st);
         cJSON_free(text);
@@ -316,9 +318,10 @@ static int open_incident(sqlite3 *db, struct intake_job *j, const char *key, con
     snprintf(id, idlen, "inc-%04d%02d%02d-%lld", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
              (long long)seq);
     bool resolved = strcmp(jstr(alert, "status"), "resolved") == 0;
-    st = prep(db, "INSERT INTO incidents(rowid, id, key, source, state, severity, title, namespace, "
-                  "pod, opened_at, updated_at, resolved_at, resolved_by, hold_resolve) "
-                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13)");
+    st =
+        prep(db, "INSERT INTO incidents(rowid, id, key, source, state, severity, title, namespace, "
+                 "pod, opened_at, updated_at, resolved_at, resolved_by, hold_resolve) "
+                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13)");
     if (!st)
         return -EIO;
     sqlite3_bind_int64(st, 1, seq);
@@ -440,9 +443,7 @@ static int update_incident(sqlite3 *db, struct intake_job *j, const char *incide
 static void note_incident(struct intake_job *j, const char *id)
 {
     const cJSON *e;
-    cJSON_ArrayForEach(e, j->incidents)
-        if (strcmp(e->valuestring, id) == 0)
-            return;
+    cJSON_ArrayForEach(e, j->incidents) if (strcmp(e->valuestring, id) == 0) return;
     cJSON_AddItemToArray(j->incidents, cJSON_CreateString(id));
 }
 
@@ -453,7 +454,8 @@ static int apply_alerts(sqlite3 *db, void *data)
     cJSON_Delete(j->incidents);
     j->incidents = cJSON_CreateArray();
     const cJSON *alert;
-    cJSON_ArrayForEach(alert, j->alerts) {
+    cJSON_ArrayForEach(alert, j->alerts)
+    {
         char key[1024], id[64], state[32];
         snprintf(key, sizeof(key), "%s:%s", j->source, jstr(alert, "id"));
         int rc = find_incident(db, key, id, sizeof(id), state, sizeof(state));
@@ -548,7 +550,8 @@ void ird_intake_handle(struct ird_intake *in, struct ird_http_request *req)
 {
     const struct source *src = source_find(in, req->params[0]);
     if (!src) {
-        ird_http_respond_error(req, 404, "not found", "no source with that name is configured", NULL);
+        ird_http_respond_error(req, 404, "not found", "no source with that name is configured",
+                               NULL);
         return;
     }
     const char *scheme = NULL;
@@ -558,7 +561,8 @@ void ird_intake_handle(struct ird_intake *in, struct ird_http_request *req)
     if (ar != IRD_AUTH_OK) {
         count(src->name, "rejected_auth", 1);
         ird_log(IRD_LOG_WARN, "alert refused: authentication failed", IRD_LS("source", src->name),
-                IRD_LS("scheme", scheme ? scheme : ""), IRD_LS("reason", ird_auth_reason(src->auth)),
+                IRD_LS("scheme", scheme ? scheme : ""),
+                IRD_LS("reason", ird_auth_reason(src->auth)),
                 IRD_LI("status", ar == IRD_AUTH_FORBIDDEN ? 403 : 401));
         if (ar == IRD_AUTH_FORBIDDEN)
             ird_http_respond_error(req, 403, "forbidden",
@@ -591,7 +595,7 @@ void ird_intake_handle(struct ird_intake *in, struct ird_http_request *req)
         ird_auth_forget(src->auth, req->headers, req->nheaders);
         count(src->name, "rejected_invalid", 1);
         int status = rc == -EMSGSIZE ? 413 : rc == -ENOTSUP ? 415 : rc == -ENOMEM ? 503 : 400;
-        const char *word = status == 413 ? "too many alerts"
+        const char *word = status == 413   ? "too many alerts"
                            : status == 415 ? "unsupported media type"
                            : status == 503 ? "service unavailable"
                                            : "invalid alert";

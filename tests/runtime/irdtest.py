@@ -258,3 +258,43 @@ class IrdTestCase(unittest.TestCase):
         self.assertEqual(code, 0, "exit code %s; raw stderr:\n%s" % (code, raw))
         self.assertTrue(any(l.get("msg") == "stopped" for l in ird.log_lines),
                         "no 'stopped' line: the loop did not close cleanly")
+
+
+# -- helpers for the intake, API, crash and Alertmanager tests ----------------
+def list_incidents(ird, query="", token=ADMIN_TOKEN):
+    """Every incident the API lists for query (following cursors), newest first."""
+    out, cursor = [], None
+    for _ in range(1000):
+        q = query + ("&" if query else "") + "limit=500" + ("&cursor=" + cursor if cursor else "")
+        status, page = ird.api_get("/v1/incidents?" + q, token=token)
+        if status != 200:
+            raise AssertionError("GET /v1/incidents?%s: %s %s" % (q, status, page))
+        out.extend(page["incidents"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return out
+    raise AssertionError("cursor chain does not end")
+
+
+def metric_value(ird, name, labels=""):
+    """The value of one sample from /metrics (webhooks listener), or 0 when absent."""
+    status, _, body = ird.request("GET", "/metrics")
+    if status != 200:
+        raise AssertionError("/metrics answered %s" % status)
+    want = name + ("{" + labels + "}" if labels else "")
+    for line in body.decode().splitlines():
+        if line.startswith("#"):
+            continue
+        key, _, value = line.rpartition(" ")
+        if key == want:
+            return float(value)
+    return 0.0
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
