@@ -5,8 +5,9 @@
 
 set -euo pipefail
 
-BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 DURATION=${DURATION:-10s}
+ACCESS_LOG=${ACCESS_LOG:-on}
+case "$ACCESS_LOG" in on | off) ;; *) echo "bench: ACCESS_LOG must be on or off" >&2; exit 2 ;; esac
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 BENCH_PIDS=()
@@ -92,14 +93,36 @@ bench_wait_port() {
     return 1
 }
 
-# bench_start_ird BIN CONF LOG: start `ird serve`, wait for its listening
-# line, set IRD_PID and IRD_PORT (the webhooks listener).
+# bench_ird_listen: the config lines for ird's listeners and log. With access
+# logs on (the default) ird logs at info, picks its ports and says which in
+# its `listening` line; with ACCESS_LOG=off it logs at warn (no line per
+# request, and no listening line), so the ports are chosen here. Sets IRD_PORT
+# to the fixed port, or empty.
+bench_ird_listen() {
+    if [ "$ACCESS_LOG" = off ]; then
+        IRD_PORT=$(bench_free_port)
+        echo "listen = { webhooks = \"127.0.0.1:$IRD_PORT\"; api = \"127.0.0.1:$(bench_free_port)\"; };"
+        echo 'log = { level = "warn"; format = "json"; };'
+    else
+        IRD_PORT=
+        echo 'listen = { webhooks = "127.0.0.1:0"; api = "127.0.0.1:0"; };'
+        echo 'log = { level = "info"; format = "json"; };'
+    fi
+}
+
+# bench_start_ird BIN CONF LOG: start `ird serve` on a config that holds
+# bench_ird_listen's lines, wait until it listens, set IRD_PID and IRD_PORT
+# (the webhooks listener).
 bench_start_ird() {
     local bin=$1 conf=$2 log=$3 n line
     "$bin" serve -c "$conf" 2>"$log" &
     IRD_PID=$!
     bench_track "$IRD_PID"
-    IRD_PORT=
+    if [ -n "$IRD_PORT" ]; then
+        bench_wait_port "$IRD_PORT" "$IRD_PID" && return 0
+        sed 's/^/  ird: /' "$log" >&2
+        bench_die "ird did not start listening on 127.0.0.1:$IRD_PORT"
+    fi
     for ((n = 0; n < 100; n++)); do
         line=$(grep -m1 '"msg":"listening"' "$log" 2>/dev/null || true)
         if [ -n "$line" ]; then
@@ -118,8 +141,9 @@ bench_start_ird() {
 # bench_start_nginx DIR: Debian nginx-light, one worker, `return 204` on every
 # path, loopback only, everything it writes inside DIR. Sets NGINX_PID, NGINX_PORT.
 bench_start_nginx() {
-    local dir=$1 user=
+    local dir=$1 user='' access_log=off
     mkdir -p "$dir/body"
+    [ "$ACCESS_LOG" = on ] && access_log="$dir/access.log"
     NGINX_PORT=$(bench_free_port)
     # As root the worker would switch to nobody; keep it as root so it can
     # use the temp dir (nothing is served from disk).
@@ -132,7 +156,7 @@ pid $dir/nginx.pid;
 error_log $dir/error.log warn;
 events { worker_connections 4096; }
 http {
-    access_log $dir/access.log;
+    access_log $access_log;
     client_body_temp_path $dir/body;
     keepalive_requests 1000000;
     server {
@@ -169,7 +193,7 @@ bench_wrk() {
     local target=$1 lua=$2 url=$3 out line bad
     shift 3
     out="$BENCH_TMP/wrk-$target.out"
-    echo "== $target: wrk -t$THREADS -c$CONNECTIONS -d$DURATION POST $url"
+    echo "== $target: wrk -t$THREADS -c$CONNECTIONS -d$DURATION POST $url (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
     BENCH_TARGET=$target wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s "$lua" "$@" "$url" >"$out" 2>&1 ||
         { cat "$out"; bench_die "wrk failed against $target"; }
     sed 's/^/   /' "$out"
@@ -211,5 +235,5 @@ bench_summary() {
 
 # bench_machine: what the figures were measured on.
 bench_machine() {
-    echo "machine: $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), wrk -t$THREADS -c$CONNECTIONS -d$DURATION; wrk and the server share these cores"
+    echo "machine: $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), wrk -t$THREADS -c$CONNECTIONS -d$DURATION, access logs $ACCESS_LOG; wrk and the server share these cores"
 }

@@ -39,6 +39,27 @@ static const struct ird_command commands[] = {
      "  --token TOKEN  a bearer token from api.tokens (default $IRD_TOKEN)\n"
      "  -o FORMAT      table (default) or json\n",
      ird_cli_incident},
+    {"audit", "the audit trail (client), and its hash-chain check",
+     "usage: ird audit [--since T] [--kind K] [--after SEQ] [--limit N] [-o table|json]\n"
+     "                 [--url URL] [--token TOKEN]\n"
+     "       ird audit verify [-c FILE | --db PATH]\n"
+     "\n"
+     "List the audit trail, oldest first, from a running daemon's operator API.\n"
+     "  --since T      only records at or after T: an RFC 3339 time or a duration\n"
+     "                 back from now (30m, 1h, 7d)\n"
+     "  --kind K       one kind (incident.opened) or a family (incident)\n"
+     "  --after SEQ    only records after seq SEQ (a next_after value)\n"
+     "  --limit N      at most N records, 1 to 1000 (default: all, page by page)\n"
+     "  --url URL      the api listener (default $IRD_URL, else http://127.0.0.1:9411)\n"
+     "  --token TOKEN  a bearer token from api.tokens (default $IRD_TOKEN)\n"
+     "  -o FORMAT      table (default) or json\n"
+     "\n"
+     "verify: check the hash chain in state_dir/ird.db, read-only (works while the\n"
+     "daemon runs). Prints 'audit trail intact: N records' and exits 0, or names\n"
+     "the first broken record and exits 1.\n"
+     "  -c, --config FILE  take state_dir from this configuration\n"
+     "      --db PATH      check this database file instead\n",
+     ird_cli_audit},
     {"version", "print versions",
      "usage: ird version\n"
      "\n"

@@ -18,11 +18,16 @@
  *             can show ${target.namespace}/${target.pod} defaulting.
  *   message   optional text: echoed as "message" in the result; for test.fail
  *             it is the error (default "test failure").
+ *   tags, labels  optional list of strings / group of strings, echoed in the
+ *             result; token optional secret text, never echoed. They exist so
+ *             playbooks and tests can exercise every parameter type and the
+ *             redaction of secret parameters.
  * test.flaky: failures (int, default 1): answers RETRY that many times, then
  *             OK. Attempts are counted per (run_id, step_name) in this process,
  *             so a step the engine re-issues keeps counting where it was; the
  *             count is lost when the process exits.
- * test.sleep: ms (int, required, >= 0): answers OK after ms milliseconds.
+ * test.sleep: ms (int, required, >= 0) plus extra (duration, default 0s):
+ *             answers OK after ms + extra milliseconds.
  * Every answer, cancel included, comes from a uv_timer on call->loop, never
  * from inside start() or cancel(). cancel() turns a pending call into FAIL
  * "cancelled" on the next loop turn. The result is
@@ -37,13 +42,16 @@
 
 /* ---- parameters ----------------------------------------------------------------------- */
 
+/* clang-format off */
 #define COMMON_PARAMS                                                                              \
     {"mutates", IRD_PARAM_BOOL, false, "false", "treat this call as a mutation"},                  \
-        {"namespace", IRD_PARAM_NAMESPACE, false, NULL, "namespace shown to the guards"},          \
-        {"pod", IRD_PARAM_K8S_NAME, false, NULL, "pod shown to the guards"},                       \
-    {                                                                                              \
-        "message", IRD_PARAM_STRING, false, NULL, "text echoed in the result"                      \
-    }
+    {"namespace", IRD_PARAM_NAMESPACE, false, NULL, "namespace shown to the guards"},              \
+    {"pod", IRD_PARAM_K8S_NAME, false, NULL, "pod shown to the guards"},                           \
+    {"message", IRD_PARAM_STRING, false, NULL, "text echoed in the result"},                       \
+    {"tags", IRD_PARAM_STRING_LIST, false, NULL, "strings echoed in the result"},                  \
+    {"labels", IRD_PARAM_OBJECT, false, NULL, "a group of strings echoed in the result"},          \
+    {"token", IRD_PARAM_STRING, false, NULL, "a secret: never echoed, redacted in storage"}
+/* clang-format on */
 
 static const struct ird_param_spec succeed_params[] = {COMMON_PARAMS};
 static const struct ird_param_spec fail_params[] = {COMMON_PARAMS};
@@ -54,6 +62,7 @@ static const struct ird_param_spec flaky_params[] = {
 static const struct ird_param_spec sleep_params[] = {
     COMMON_PARAMS,
     {"ms", IRD_PARAM_INT, true, NULL, "milliseconds before answering OK"},
+    {"extra", IRD_PARAM_DURATION, false, "0s", "a duration added to ms"},
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -165,6 +174,16 @@ static const char *param_str(const struct ird_action_call *call, const char *nam
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* Copy a parameter into the result when it is set; false when out of memory. */
+static bool echo(cJSON *result, const struct ird_action_call *call, const char *name)
+{
+    const cJSON *v = param(call, name);
+    if (!v)
+        return true;
+    cJSON *d = cJSON_Duplicate(v, 1);
+    return d && cJSON_AddItemToObject(result, name, d);
+}
+
 static void on_closed(uv_handle_t *h)
 {
     free(h->data);
@@ -248,8 +267,9 @@ static long long decide(struct test_call *tc, enum test_verb verb)
     }
     case VERB_SLEEP:
         delay = param_int(call, "ms", -1);
-        if (delay < 0)
+        if (delay < 0 || param_int(call, "extra", 0) < 0)
             return -EINVAL;
+        delay += param_int(call, "extra", 0);
         break;
     default:
         break;
@@ -274,7 +294,8 @@ static int test_start(struct ird_action_call *call)
     if (!tc->result || !cJSON_AddStringToObject(tc->result, "action", test_actions[verb].name) ||
         !cJSON_AddNumberToObject(tc->result, "calls", verb_calls[verb]) ||
         !cJSON_AddBoolToObject(tc->result, "dry_run", call->dry_run) ||
-        (msg && !cJSON_AddStringToObject(tc->result, "message", msg))) {
+        (msg && !cJSON_AddStringToObject(tc->result, "message", msg)) ||
+        !echo(tc->result, call, "tags") || !echo(tc->result, call, "labels")) {
         verb_calls[verb]--;
         cJSON_Delete(tc->result);
         free(tc);

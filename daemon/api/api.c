@@ -29,10 +29,12 @@ static const char *const role_names[] = {"none", "viewer", "responder", "admin"}
 
 static void handle_incidents(struct ird_http_request *req, void *data);
 static void handle_incident(struct ird_http_request *req, void *data);
+static void handle_audit(struct ird_http_request *req, void *data);
 
 static const struct ird_route api_routes[] = {
     {"GET", "/v1/incidents", "incidents", IRD_ON_API, handle_incidents},
     {"GET", "/v1/incidents/:id", "incident", IRD_ON_API, handle_incident},
+    {"GET", "/v1/audit", "audit", IRD_ON_API, handle_audit},
 };
 
 const struct ird_route *ird_api_routes(size_t *ret_n)
@@ -466,4 +468,12 @@ static void handle_incident(struct ird_http_request *req, void *data)
         sqlite3_finalize(st);
     }
     respond_json(req, 200, inc);
+}
+
+static void handle_audit(struct ird_http_request *req, void *data)
+{
+    struct ird_api *a = data;
+    if (authorize(a, req, IRD_ROLE_VIEWER))
+        return;
+    ird_api_handle_audit(req, a->daemon->store);
 }

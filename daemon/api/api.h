@@ -26,4 +26,9 @@ const struct ird_route *ird_api_routes(size_t *ret_n);
 /* The role of a bearer token ("Authorization: Bearer x"), IRD_ROLE_NONE if unknown. */
 enum ird_role ird_api_role(const struct ird_api *a, const char *authorization, const char **ret_name);
 
+struct ird_http_request;
+struct ird_store;
+/* GET /v1/audit (daemon/api/audit_api.c): answers req; the caller authorized it. */
+void ird_api_handle_audit(struct ird_http_request *req, struct ird_store *store);
+
 #endif

@@ -16,7 +16,19 @@ int ird_cli_serve(const struct ird_command *cmd, int argc, char **argv);
 int ird_cli_check(const struct ird_command *cmd, int argc, char **argv);
 int ird_cli_version(const struct ird_command *cmd, int argc, char **argv);
 int ird_cli_incidents(const struct ird_command *cmd, int argc, char **argv);
+int ird_cli_audit(const struct ird_command *cmd, int argc, char **argv);
 int ird_cli_incident(const struct ird_command *cmd, int argc, char **argv);
+
+struct ird_buf;
+
+/* One request to a daemon's operator API (base_url + path, path already
+ * percent-encoded; body is JSON or NULL). The HTTP status, or -1 when the
+ * daemon could not be reached (a message saying what to do is printed).
+ * The CLI has no event loop to keep responsive: this blocks. */
+long ird_cli_request(const char *method, const char *base_url, const char *token,
+                     const char *path, const char *body, struct ird_buf *out);
+/* Print the API's {"error","detail"} for a non-2xx answer; returns exit code 1. */
+int ird_cli_api_failure(long status, const struct ird_buf *body);
 
 /* Print cmd's usage to stderr and return 2 (for option errors). */
 int ird_cli_usage_error(const struct ird_command *cmd, const char *fmt, ...)

@@ -27,25 +27,32 @@ static size_t on_data(char *ptr, size_t size, size_t n, void *data)
     return size * n;
 }
 
-/* GET base+path (path and query already encoded). Returns the HTTP status,
- * or -1 when the daemon could not be reached (message printed). */
-static long client_get(const struct client *c, const char *path, struct ird_buf *body)
+long ird_cli_request(const char *method, const char *base_url, const char *token,
+                     const char *path, const char *body, struct ird_buf *out)
 {
     CURL *h = curl_easy_init();
     if (!h)
         return -1;
     struct ird_buf url = IRD_BUF_INIT;
-    ird_buf_printf(&url, "%s%s", c->url, path);
+    size_t base = strlen(base_url);
+    while (base && base_url[base - 1] == '/')
+        base--; /* "http://host:9411/" and "http://host:9411" mean the same */
+    ird_buf_printf(&url, "%.*s%s", (int)base, base_url, path);
     struct curl_slist *hdrs = NULL;
     struct ird_buf auth = IRD_BUF_INIT;
-    if (c->token && *c->token) {
-        ird_buf_printf(&auth, "Authorization: Bearer %s", c->token);
+    if (token && *token) {
+        ird_buf_printf(&auth, "Authorization: Bearer %s", token);
         hdrs = curl_slist_append(hdrs, auth.data);
     }
+    if (body)
+        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
     curl_easy_setopt(h, CURLOPT_URL, url.data);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    if (body)
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -56,7 +63,7 @@ static long client_get(const struct client *c, const char *path, struct ird_buf 
     else
         fprintf(stderr, "ird: cannot reach the daemon at %s: %s\n"
                         "     start it with 'ird serve', or point --url / IRD_URL at its api listener\n",
-                c->url, curl_easy_strerror(rc));
+                base_url, curl_easy_strerror(rc));
     curl_slist_free_all(hdrs);
     if (auth.data)
         memset(auth.data, 0, auth.len);
@@ -66,8 +73,12 @@ static long client_get(const struct client *c, const char *path, struct ird_buf 
     return status;
 }
 
-/* Print the API's error body for a non-2xx answer; returns the exit code. */
-static int api_failure(long status, const struct ird_buf *body)
+static long client_get(const struct client *c, const char *path, struct ird_buf *body)
+{
+    return ird_cli_request("GET", c->url, c->token, path, NULL, body);
+}
+
+int ird_cli_api_failure(long status, const struct ird_buf *body)
 {
     cJSON *o = body->data ? cJSON_Parse(body->data) : NULL;
     const cJSON *detail = cJSON_GetObjectItemCaseSensitive(o, "detail");
@@ -106,7 +117,7 @@ static int parse_client(const struct ird_command *cmd, int argc, char **argv, st
     optind = 1;
     opterr = 0;
     int ch;
-    while ((ch = getopt_long(argc, argv, "+o:h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         switch (ch) {
         case 'u':
             c->url = optarg;
@@ -179,7 +190,7 @@ int ird_cli_incidents(const struct ird_command *cmd, int argc, char **argv)
         return 1;
     }
     if (status != 200) {
-        rc = api_failure(status, &body);
+        rc = ird_cli_api_failure(status, &body);
         ird_buf_free(&body);
         return rc;
     }
@@ -203,7 +214,8 @@ int ird_cli_incidents(const struct ird_command *cmd, int argc, char **argv)
     }
     const cJSON *next = cJSON_GetObjectItemCaseSensitive(o, "next_cursor");
     if (cJSON_IsString(next))
-        printf("(more: --limit, or GET /v1/incidents?cursor=%s)\n", next->valuestring);
+        printf("(more incidents: raise --limit, or page with -o json and GET /v1/incidents?cursor=%s)\n",
+               next->valuestring);
     cJSON_Delete(o);
     return 0;
 }
@@ -229,7 +241,7 @@ int ird_cli_incident(const struct ird_command *cmd, int argc, char **argv)
         return 1;
     }
     if (status != 200) {
-        rc = api_failure(status, &body);
+        rc = ird_cli_api_failure(status, &body);
         ird_buf_free(&body);
         return rc;
     }

@@ -16,6 +16,7 @@
 #include "api/api.h"
 #include "cli/cli.h"
 #include "config/config.h"
+#include "engine/playbook.h"
 #include "intake/intake.h"
 #include "serve/daemon.h"
 
@@ -101,21 +102,17 @@ int ird_cli_check(const struct ird_command *cmd, int argc, char **argv)
         return 0;
     }
     struct ird_diags diags = {IRD_BUF_INIT, 0};
-    struct ird_config *c = ird_config_load(config, &diags);
-    if (c) {
-        ird_intake_check(c, &diags);
-        ird_api_check(c, &diags);
-    }
-    if (diags.count || !c) {
+    struct ird_loaded l;
+    if (ird_daemon_load(config, &l, &diags)) {
         fputs(diags.text.data ? diags.text.data : "cannot load the configuration\n", stdout);
         fprintf(stderr, "ird check: %u problem%s\n", diags.count, diags.count == 1 ? "" : "s");
         ird_diags_free(&diags);
-        ird_config_free(c);
         return 1;
     }
-    printf("%s: ok\n", config ? config : "built-in defaults");
+    printf("%s: ok (%zu playbook%s)\n", config ? config : "built-in defaults",
+           ird_playbook_set_count(l.playbooks), ird_playbook_set_count(l.playbooks) == 1 ? "" : "s");
     ird_diags_free(&diags);
-    ird_config_free(c);
+    ird_loaded_free(&l);
     return 0;
 }
 

@@ -71,6 +71,17 @@ const struct ird_conf_key ird_conf_keys[] = {
     {"shutdown_timeout", IRD_CONF_DURATION, "10s",
      "On SIGTERM, how long requests in flight may take before connections are closed.", NULL, 0,
      600000, OFF(shutdown_timeout_ms)},
+    {"engine.retry_base", IRD_CONF_DURATION, "1s",
+     "Backoff before a step's first retry: a random wait up to this, doubling with each attempt.",
+     NULL, 0, 3600000, OFF(retry_base_ms)},
+    {"engine.retry_cap", IRD_CONF_DURATION, "30s", "The longest backoff between two attempts of a step.",
+     NULL, 0, 86400000, OFF(retry_cap_ms)},
+    {"engine.max_runs", IRD_CONF_INT, "10000",
+     "Playbook runs in flight at once; past it new runs fail at once with a reason.", NULL, 1,
+     10000000, OFF(max_runs)},
+    {"guards", IRD_CONF_GROUP, NULL,
+     "What automation may touch: protected namespaces and label, rate and blast-radius limits. See [Guards](docs/playbooks.md#guards).",
+     NULL, 0, 0, NOFF},
     {"sources", IRD_CONF_GROUP, NULL,
      "Alert senders, one group each: `type`, `auth`, and the type's own keys. See [Sources](#sources).",
      NULL, 0, 0, NOFF},
@@ -245,7 +256,11 @@ static void load_setting(struct ird_config *c, const config_setting_t *s, const 
     const struct ird_conf_key *k = key_find(path);
     int t = config_setting_type(s);
     if (!k) {
-        if (is_parent(path) && t == CONFIG_TYPE_GROUP) {
+        if (is_parent(path)) {
+            if (t != CONFIG_TYPE_GROUP) {
+                ird_diag_at(diags, s, "%s: expected a group { ... }", path);
+                return;
+            }
             for (int i = 0; i < config_setting_length(s); i++)
                 load_setting(c, config_setting_get_elem(s, (unsigned)i), path, diags);
             return;

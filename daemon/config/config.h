@@ -47,6 +47,9 @@ struct ird_config {
     int64_t alerts_per_request;
     int64_t intake_queue;        /* alerts accepted but not yet committed */
     int64_t shutdown_timeout_ms; /* how long requests in flight may take at exit */
+    int64_t retry_base_ms;       /* engine: first backoff ceiling */
+    int64_t retry_cap_ms;        /* engine: largest backoff */
+    int64_t max_runs;            /* engine: runs in flight */
     config_t doc;                /* the whole parsed file, for module groups */
 };
 

@@ -753,6 +753,20 @@ static void ring_add(struct ird_auth *a, const struct digest *id, int64_t expire
     a->count++;
 }
 
+void ird_auth_inherit(struct ird_auth *to, const struct ird_auth *from)
+{
+    if (!to || !from || to->kind != from->kind || !to->ringcap)
+        return;
+    for (size_t i = 0; i < from->count; i++) {
+        const struct seen *s = &from->ring[(from->head + i) % from->ringcap];
+        if (s->live) {
+            struct digest d;
+            memcpy(d.d, s->id, DIGEST_LEN);
+            ring_add(to, &d, s->expires_ms);
+        }
+    }
+}
+
 static int id_digest(const char *id, struct digest *out)
 {
     const void *parts[] = {id};

@@ -77,6 +77,10 @@ enum ird_auth_result ird_auth_check(struct ird_auth *a, const struct ird_http_he
  * "replayed webhook-id", ...); static text without secrets. "" after success. */
 const char *ird_auth_reason(const struct ird_auth *a);
 
+/* Carry the webhook-ids from seen (replay protection) into to, when both
+ * are Standard Webhooks: a reload must not reopen the replay window. */
+void ird_auth_inherit(struct ird_auth *to, const struct ird_auth *from);
+
 /* Standard Webhooks: forget the webhook-id of this request, for a request
  * that passed the check but was then not stored (503, 400): the sender will
  * retry with the same id and must not be refused as a replay. */

@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "intake/auth.h"
 #include "intake/decode.h"
+#include "store/audit.h"
 
 /* Keys every source group may have besides the decoder's own. */
 static const char *const common_keys[] = {"auth", "auto_resolve", NULL};
@@ -37,6 +38,8 @@ struct ird_intake {
     size_t queue_max;
     size_t queued_alerts; /* accepted, waiting for their commit */
     bool stopped;
+    ird_intake_listener listener;
+    void *listener_data;
 };
 
 /* One request's alerts on their way into the store. */
@@ -51,7 +54,7 @@ struct intake_job {
     /* Results, written by the worker. */
     int accepted, duplicates;
     cJSON *incidents; /* ids, unique, in order */
-    char error[256];
+    cJSON *events;    /* [{kind, incident, alert}] for the listener, in order */
 };
 
 static const char *const severity_order[] = {"info", "warning", "error", "critical"};
@@ -191,6 +194,14 @@ struct ird_intake *ird_intake_new(uv_loop_t *loop, struct ird_store *store)
     return in;
 }
 
+static const struct source *source_find(const struct ird_intake *in, const char *name)
+{
+    for (size_t i = 0; i < in->sources.n; i++)
+        if (strcmp(in->sources.v[i].name, name) == 0)
+            return &in->sources.v[i];
+    return NULL;
+}
+
 int ird_intake_configure(struct ird_intake *in, const struct ird_config *c, struct ird_err *err)
 {
     struct ird_diags diags = {IRD_BUF_INIT, 0};
@@ -202,6 +213,11 @@ int ird_intake_configure(struct ird_intake *in, const struct ird_config *c, stru
         return rc;
     }
     ird_diags_free(&diags);
+    for (size_t i = 0; i < set.n; i++) {
+        const struct source *old = source_find(in, set.v[i].name);
+        if (old)
+            ird_auth_inherit(set.v[i].auth, old->auth);
+    }
     sources_free(&in->sources);
     in->sources = set;
     in->limits.max_depth = (int)c->json_depth;
@@ -209,6 +225,12 @@ int ird_intake_configure(struct ird_intake *in, const struct ird_config *c, stru
     in->limits.max_alerts = (size_t)c->alerts_per_request;
     in->queue_max = (size_t)c->intake_queue;
     return 0;
+}
+
+void ird_intake_set_listener(struct ird_intake *in, ird_intake_listener fn, void *data)
+{
+    in->listener = fn;
+    in->listener_data = data;
 }
 
 void ird_intake_stop(struct ird_intake *in)
@@ -399,8 +421,9 @@ out:
 
 /* Bring the incident's counters, severity and state in line with its alerts. */
 static int update_incident(sqlite3 *db, struct intake_job *j, const char *incident,
-                           const cJSON *alert, bool changed)
+                           const cJSON *alert, bool changed, bool *ret_resolved)
 {
+    *ret_resolved = false;
     sqlite3_stmt *st = prep(
         db, "UPDATE incidents SET updated_at = ?2, "
             "alert_count = (SELECT COUNT(*) FROM alerts WHERE incident_id = ?1), "
@@ -434,17 +457,31 @@ static int update_incident(sqlite3 *db, struct intake_job *j, const char *incide
     sqlite3_bind_text(st, 3, j->source, -1, SQLITE_STATIC);
     if (step_done(st))
         return -EIO;
-    if (sqlite3_changes(db) > 0)
+    if (sqlite3_changes(db) > 0) {
+        *ret_resolved = true;
         return timeline_add(db, incident, j->now_ms, "incident.resolved",
                             cJSON_CreateString("all alerts resolved"));
+    }
     return 0;
 }
 
 static void note_incident(struct intake_job *j, const char *id)
 {
     const cJSON *e;
-    cJSON_ArrayForEach(e, j->incidents) if (strcmp(e->valuestring, id) == 0) return;
+    cJSON_ArrayForEach(e, j->incidents)
+        if (strcmp(e->valuestring, id) == 0)
+            return;
     cJSON_AddItemToArray(j->incidents, cJSON_CreateString(id));
+}
+
+static void add_event(struct intake_job *j, enum ird_intake_event kind, const char *incident,
+                      int alert_index)
+{
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddNumberToObject(e, "kind", kind);
+    cJSON_AddStringToObject(e, "incident", incident);
+    cJSON_AddNumberToObject(e, "alert", alert_index);
+    cJSON_AddItemToArray(j->events, e);
 }
 
 static int apply_alerts(sqlite3 *db, void *data)
@@ -452,26 +489,49 @@ static int apply_alerts(sqlite3 *db, void *data)
     struct intake_job *j = data;
     j->accepted = j->duplicates = 0;
     cJSON_Delete(j->incidents);
+    cJSON_Delete(j->events);
     j->incidents = cJSON_CreateArray();
+    j->events = cJSON_CreateArray();
+    int index = -1;
     const cJSON *alert;
-    cJSON_ArrayForEach(alert, j->alerts)
-    {
+    cJSON_ArrayForEach(alert, j->alerts) {
+        index++;
         char key[1024], id[64], state[32];
+        bool opened = false;
         snprintf(key, sizeof(key), "%s:%s", j->source, jstr(alert, "id"));
         int rc = find_incident(db, key, id, sizeof(id), state, sizeof(state));
         bool firing = strcmp(jstr(alert, "status"), "firing") == 0;
         /* A new firing after the incident was resolved opens a new incident. */
-        if (rc == -ENOENT || (rc == 0 && firing && strcmp(state, "resolved") == 0))
+        if (rc == -ENOENT || (rc == 0 && firing && strcmp(state, "resolved") == 0)) {
             rc = open_incident(db, j, key, alert, id, sizeof(id));
+            opened = firing;
+        }
         if (rc)
             return rc;
-        bool changed = false;
-        if (upsert_alert(db, j, id, alert, &changed) || update_incident(db, j, id, alert, changed))
+        bool changed = false, resolved = false;
+        if (upsert_alert(db, j, id, alert, &changed) ||
+            update_incident(db, j, id, alert, changed, &resolved))
             return -EIO;
-        if (changed)
+        if (changed) {
+            /* The audit trail records news, not the repeats senders send on
+             * every interval (those only bump the alert's counter). */
+            cJSON *d = alert_brief(alert);
+            int arc = ird_audit_append(db, j->now_ms, j->source, "alert.received", id, d);
+            if (!arc && opened)
+                arc = ird_audit_append(db, j->now_ms, j->source, "incident.opened", id, d);
+            if (!arc && resolved)
+                arc = ird_audit_append(db, j->now_ms, j->source, "incident.resolved", id, d);
+            cJSON_Delete(d);
+            if (arc)
+                return -EIO;
             j->accepted++;
-        else
+            add_event(j, opened ? IRD_INTAKE_OPENED : firing ? IRD_INTAKE_FIRING : IRD_INTAKE_RESOLVED,
+                      id, index);
+            if (resolved)
+                add_event(j, IRD_INTAKE_INCIDENT_RESOLVED, id, index);
+        } else {
             j->duplicates++;
+        }
         note_incident(j, id);
     }
     return 0;
@@ -490,17 +550,11 @@ static void job_free(struct intake_job *j)
 {
     cJSON_Delete(j->alerts);
     cJSON_Delete(j->incidents);
+    cJSON_Delete(j->events);
     free(j->source);
     free(j);
 }
 
-static const struct source *source_find(const struct ird_intake *in, const char *name)
-{
-    for (size_t i = 0; i < in->sources.n; i++)
-        if (strcmp(in->sources.v[i].name, name) == 0)
-            return &in->sources.v[i];
-    return NULL;
-}
 
 static void alerts_committed(int status, void *data)
 {
@@ -522,6 +576,17 @@ static void alerts_committed(int status, void *data)
     }
     count(j->source, "accepted", j->accepted);
     count(j->source, "duplicate", j->duplicates);
+    /* The engine hears of new and changed incidents once they are durable. */
+    const cJSON *e;
+    cJSON_ArrayForEach(e, j->events) {
+        if (!in->listener)
+            break;
+        const cJSON *alert =
+            cJSON_GetArrayItem(j->alerts, cJSON_GetObjectItemCaseSensitive(e, "alert")->valueint);
+        in->listener((enum ird_intake_event)cJSON_GetObjectItemCaseSensitive(e, "kind")->valueint,
+                     cJSON_GetObjectItemCaseSensitive(e, "incident")->valuestring, alert,
+                     in->listener_data);
+    }
     cJSON *out = cJSON_CreateObject();
     cJSON_AddNumberToObject(out, "accepted", j->accepted);
     cJSON_AddNumberToObject(out, "duplicates", j->duplicates);

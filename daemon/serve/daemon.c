@@ -11,6 +11,9 @@
 #include "api/metrics.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "engine/engine.h"
+#include "engine/guard.h"
+#include "engine/playbook.h"
 #include "intake/intake.h"
 #include "net/router.h"
 
@@ -187,19 +190,63 @@ static void apply_logging(const struct ird_config *c)
     ird_log_setup(level, format);
 }
 
-/* Load and validate everything a config names; NULL (diags filled) if bad. */
-static struct ird_config *load_config(const char *path, struct ird_diags *diags)
+/* Connector instances playbooks may name: "default" of every type for now. */
+static void playbook_context(struct ird_playbook_context *ctx, struct ird_playbook_instance *inst,
+                             size_t max)
 {
-    struct ird_config *c = ird_config_load(path, diags);
-    if (!c)
-        return NULL;
-    ird_intake_check(c, diags);
-    ird_api_check(c, diags);
+    size_t n = 0;
+    for (size_t i = 0; i < ird_nconnectors && n < max; i++)
+        inst[n++] = (struct ird_playbook_instance){ird_connectors[i]->name, "default"};
+    ctx->policies = NULL;
+    ctx->npolicies = 0;
+    ctx->instances = inst;
+    ctx->ninstances = n;
+}
+
+int ird_daemon_load(const char *config_path, struct ird_loaded *ret, struct ird_diags *diags)
+{
+    memset(ret, 0, sizeof(*ret));
+    ret->config = ird_config_load(config_path, diags);
+    if (!ret->config)
+        return -EINVAL;
+    ird_intake_check(ret->config, diags);
+    ird_api_check(ret->config, diags);
+    struct ird_err err = {{0}};
+    ret->guards = ird_guards_new(config_lookup(&ret->config->doc, "guards"), &err);
+    if (!ret->guards)
+        ird_diag_add(diags, NULL, 0, "%s", err.msg);
+    struct ird_playbook_instance inst[32];
+    struct ird_playbook_context ctx;
+    playbook_context(&ctx, inst, 32);
+    ird_playbooks_load(ret->config->playbooks_dir, &ctx, &ret->playbooks, diags);
     if (diags->count) {
-        ird_config_free(c);
-        return NULL;
+        ird_loaded_free(ret);
+        return -EINVAL;
     }
-    return c;
+    return 0;
+}
+
+void ird_loaded_free(struct ird_loaded *l)
+{
+    ird_config_free(l->config);
+    ird_playbook_set_free(l->playbooks);
+    ird_guards_free(l->guards);
+    memset(l, 0, sizeof(*l));
+}
+
+static struct ird_config *load_config(const char *path, struct ird_diags *diags,
+                                      struct ird_loaded *ret)
+{
+    return ird_daemon_load(path, ret, diags) == 0 ? ret->config : NULL;
+}
+
+static void engine_opts(const struct ird_daemon *d, const struct ird_config *c,
+                        struct ird_engine_opts *o)
+{
+    o->dry_run = d->force_dry_run || c->dry_run;
+    o->retry_base_ms = c->retry_base_ms;
+    o->retry_cap_ms = c->retry_cap_ms;
+    o->max_runs = c->max_runs;
 }
 
 static void log_diags(enum ird_log_level level, const char *msg, const struct ird_diags *diags)
@@ -219,8 +266,10 @@ static void log_diags(enum ird_log_level level, const char *msg, const struct ir
 static void reload(struct ird_daemon *d)
 {
     struct ird_diags diags = {IRD_BUF_INIT, 0};
-    struct ird_config *c = load_config(d->config_path, &diags);
+    struct ird_loaded l;
+    struct ird_config *c = load_config(d->config_path, &diags, &l);
     if (!c) {
+        ird_metrics_add("ird_config_reloads_total", "result=\"failed\"", 1);
         log_diags(IRD_LOG_ERROR, "reload failed; keeping the running config", &diags);
         ird_diags_free(&diags);
         return;
@@ -233,13 +282,17 @@ static void reload(struct ird_daemon *d)
                 IRD_LS("config", d->config_path));
     struct ird_err err = {{0}};
     if (ird_intake_configure(d->intake, c, &err) || ird_api_configure(d->api, c, &err)) {
+        ird_metrics_add("ird_config_reloads_total", "result=\"failed\"", 1);
         ird_log(IRD_LOG_ERROR, "reload failed; keeping the running config", IRD_LS("reason", err.msg));
         /* Put the old settings back where the new ones were partly applied. */
         ird_intake_configure(d->intake, d->config, NULL);
         ird_api_configure(d->api, d->config, NULL);
-        ird_config_free(c);
+        ird_loaded_free(&l);
         return;
     }
+    struct ird_engine_opts opts;
+    engine_opts(d, c, &opts);
+    ird_engine_configure(d->engine, l.playbooks, l.guards, &opts); /* takes both */
     /* Keep the addresses the listeners really use. */
     free(c->listen_webhooks);
     free(c->listen_api);
@@ -271,15 +324,22 @@ static void on_store_closed(void *data)
     uv_close((uv_handle_t *)&d->drain_timer, on_close_free);
 }
 
+static void on_engine_closed(void *data)
+{
+    struct ird_daemon *d = data;
+    ird_store_close(d->store, on_store_closed, d);
+}
+
 static void on_server_closed(void *data)
 {
     struct ird_daemon *d = data;
     if (--d->servers_open > 0)
         return;
     uv_timer_stop(&d->drain_timer);
-    /* No request can add work now; commit what is queued and close. */
+    /* No request can add work now: let the engine put down its runs (they
+     * resume at the next start), then commit what is queued and close. */
     ird_intake_stop(d->intake);
-    ird_store_close(d->store, on_store_closed, d);
+    ird_engine_close(d->engine, on_engine_closed, d);
 }
 
 static void on_drain_deadline(uv_timer_t *t)
@@ -323,7 +383,8 @@ int ird_daemon_run(const char *config_path, bool force_dry_run)
     signal(SIGPIPE, SIG_IGN);
     d.config_path = config_path ? strdup(config_path) : NULL;
     d.force_dry_run = force_dry_run;
-    d.config = load_config(config_path, &diags);
+    struct ird_loaded loaded;
+    d.config = load_config(config_path, &diags, &loaded);
     if (!d.config) {
         fputs(diags.text.data ? diags.text.data : "cannot load the configuration\n", stderr);
         ird_diags_free(&diags);
@@ -333,7 +394,7 @@ int ird_daemon_run(const char *config_path, bool force_dry_run)
     ird_diags_free(&diags);
     apply_logging(d.config);
     if (uv_loop_init(&loop) != 0) {
-        ird_config_free(d.config);
+        ird_loaded_free(&loaded);
         free(d.config_path);
         return 1;
     }
@@ -350,9 +411,20 @@ int ird_daemon_run(const char *config_path, bool force_dry_run)
     }
     d.intake = ird_intake_new(&loop, d.store);
     d.api = ird_api_new(&d);
-    if (!d.intake || !d.api || ird_intake_configure(d.intake, d.config, &err) ||
+    d.engine = ird_engine_new(&loop, d.store);
+    if (!d.intake || !d.api || !d.engine || ird_intake_configure(d.intake, d.config, &err) ||
         ird_api_configure(d.api, d.config, &err)) {
         ird_log(IRD_LOG_ERROR, "cannot start", IRD_LS("reason", err.msg));
+        goto out_store;
+    }
+    struct ird_engine_opts opts;
+    engine_opts(&d, d.config, &opts);
+    ird_engine_configure(d.engine, loaded.playbooks, loaded.guards, &opts);
+    loaded.playbooks = NULL; /* the engine's now */
+    loaded.guards = NULL;
+    ird_intake_set_listener(d.intake, ird_engine_on_incident, d.engine);
+    if (ird_engine_resume(d.engine, &err)) {
+        ird_log(IRD_LOG_ERROR, "cannot resume runs", IRD_LS("reason", err.msg));
         goto out_store;
     }
     d.webhooks = ird_http_server_new(&loop, "webhooks", &d.config->http, dispatch_webhooks, observe, &d);
@@ -383,6 +455,7 @@ int ird_daemon_run(const char *config_path, bool force_dry_run)
     ird_http_server_free(d.api_server);
     ird_intake_free(d.intake);
     ird_api_free(d.api);
+    ird_engine_free(d.engine);
     int rc = uv_loop_close(&loop);
     if (rc != 0) {
         ird_log(IRD_LOG_ERROR, "event loop did not close cleanly", IRD_LS("reason", uv_strerror(rc)));
@@ -402,15 +475,21 @@ out_servers:
 out_store:
     if (d.intake)
         ird_intake_stop(d.intake);
+    if (d.engine)
+        ird_engine_close(d.engine, NULL, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
     ird_store_close(d.store, NULL, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     ird_http_server_free(d.webhooks);
     ird_http_server_free(d.api_server);
     ird_intake_free(d.intake);
     ird_api_free(d.api);
+    ird_engine_free(d.engine);
 out_loop:
     uv_loop_close(&loop);
 out_config:
+    ird_playbook_set_free(loaded.playbooks);
+    ird_guards_free(loaded.guards);
     ird_metrics_reset();
     ird_config_free(d.config);
     free(d.config_path);

@@ -16,6 +16,21 @@
 
 struct ird_intake;
 struct ird_api;
+struct ird_engine;
+struct ird_playbook_set;
+struct ird_guards;
+
+/* Everything one configuration file yields, validated together. */
+struct ird_loaded {
+    struct ird_config *config;
+    struct ird_playbook_set *playbooks;
+    struct ird_guards *guards;
+};
+
+/* Load a config with its playbooks and guards; 0, or -EINVAL with every
+ * problem in diags (ird check prints them, a reload logs them). */
+int ird_daemon_load(const char *config_path, struct ird_loaded *ret, struct ird_diags *diags);
+void ird_loaded_free(struct ird_loaded *l);
 
 struct ird_daemon {
     uv_loop_t *loop;
@@ -27,6 +42,7 @@ struct ird_daemon {
     struct ird_http_server *api_server;
     struct ird_intake *intake;
     struct ird_api *api;
+    struct ird_engine *engine;
     uv_signal_t sigterm, sigint, sighup;
     uv_timer_t drain_timer;
     bool stopping;

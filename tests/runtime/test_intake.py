@@ -9,11 +9,14 @@ import hmac
 import json
 import os
 import re
+import signal
+import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
-from irdtest import (ADMIN_TOKEN, FIXTURES, IRD, SOURCE_DIR, Ird, IrdTestCase, list_incidents,
+from irdtest import (FIXTURES, IRD, SOURCE_DIR, Ird, IrdTestCase, list_incidents,
                      metric_value, read_response, run_ird)
 
 INTAKE = os.path.join(FIXTURES, "intake")
@@ -391,6 +394,37 @@ class DedupTest(IrdTestCase, Poster):
         self.assertNotIn("incident.resolved", kinds)
         self.assertIn(inc_id, [i["id"] for i in list_incidents(self.ird, "state=open")])
 
+    def test_the_same_new_alert_from_many_senders_at_once(self):
+        body = json.dumps(am_body(am_alert("race01"))).encode()
+        results = []
+
+        def send():
+            results.append(self.post("am", body))
+        threads = [threading.Thread(target=send) for _ in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(20)
+        self.assertEqual([r[0] for r in results], [202] * 12)
+        self.assertEqual(sum(r[2]["accepted"] for r in results), 1)
+        self.assertEqual(sum(r[2]["duplicates"] for r in results), 11)
+        self.assertEqual(len({r[2]["incidents"][0] for r in results}), 1)
+        inc = self.incident(results[0][2]["incidents"][0])
+        self.assertEqual(inc["alerts"][0]["received"], 12)
+
+    def test_empty_message_202_nothing_stored(self):
+        before = len(list_incidents(self.ird))
+        out = self.accepted("am", dict(am_body(am_alert("x")), alerts=[]))
+        self.assertEqual(out, {"accepted": 0, "duplicates": 0, "incidents": []})
+        self.assertEqual(len(list_incidents(self.ird)), before)
+
+    def test_content_types_senders_use(self):
+        body = json.dumps(am_body(am_alert("ctype01"))).encode()
+        for ctype in ("application/json; charset=utf-8", None, "text/plain", "text/json",
+                      "application/vnd.example+json"):
+            status, _, out = self.post("am", body, ctype=ctype)
+            self.assertEqual(status, 202, (ctype, out))
+
     def test_one_request_many_alerts(self):
         out = self.accepted("am", am_body(am_alert("m1"), am_alert("m2"), am_alert("m1")))
         # The same fingerprint twice in one message: one incident for it.
@@ -560,9 +594,12 @@ sources = {
   filetok = { type = "alertmanager"; auth = { type = "bearer"; tokens_file = "%s"; }; };
   other = { type = "alertmanager"; auth = { type = "bearer"; tokens = [ "other-token-0123456789" ]; }; };
   basic = { type = "alertmanager"; auth = { type = "basic"; username = "am"; password = "pa:ss-word"; }; };
+  team = { type = "alertmanager";
+           auth = { type = "basic"; users = ( { username = "alice"; password = "alice-pw"; },
+                                              { username = "bob"; password = "bob-pw"; } ); }; };
   hmac = { type = "alertmanager"; auth = { type = "hmac"; secret = "%s"; }; };
   sw = { type = "alertmanager"; auth = { type = "standard-webhooks"; secret = "%s"; tolerance = "5m"; }; };
-  query = { type = "alertmanager"; auth = { type = "query-token"; tokens = [ "query-token-0123456789" ]; }; };
+  query = { type = "alertmanager"; auth = { type = "query-token"; tokens = [ "query-token-0123456789", "q+t/=&0123456789" ]; }; };
   open = { type = "alertmanager"; auth = "none"; };
 };
 """ % (tokens, HMAC_KEY, SW_SECRET)
@@ -642,6 +679,18 @@ class AuthTest(IrdTestCase, Poster):
         self.assertRefused(401, "basic", self.body(), {"Authorization": "Basic !!!"})
         self.assertRefused(401, "basic", self.body())
 
+    def test_basic_users_and_the_wrong_source(self):
+        def basic(creds):
+            return {"Authorization": "Basic " + base64.b64encode(creds.encode()).decode()}
+        self.accepted("team", self.body(), headers=basic("alice:alice-pw"))
+        self.accepted("team", self.body(), headers=basic("bob:bob-pw"))
+        self.assertRefused(401, "team", self.body(), basic("alice:bob-pw"),
+                           reason="wrong username or password")
+        # Valid for "basic", presented to "team" (and the other way round).
+        self.assertRefused(403, "team", self.body(), basic("am:pa:ss-word"),
+                           reason="credential belongs to another source")
+        self.assertRefused(403, "basic", self.body(), basic("bob:bob-pw"))
+
     def test_hmac_over_the_raw_body(self):
         body = self.body()
         sig = "sha256=" + hmac.new(HMAC_KEY.encode(), body, hashlib.sha256).hexdigest()
@@ -653,6 +702,22 @@ class AuthTest(IrdTestCase, Poster):
         self.assertRefused(401, "hmac", body, {"X-Hub-Signature-256": sig[7:]},
                            reason="signature lacks its prefix")
         self.assertRefused(401, "hmac", body, reason="no signature header")
+
+    def test_hmac_over_a_chunked_body(self):
+        body = self.body()
+        sig = "sha256=" + hmac.new(HMAC_KEY.encode(), body, hashlib.sha256).hexdigest()
+        half = len(body) // 2
+        s = self.ird.raw()
+        try:
+            s.sendall(b"POST /v1/alerts/hmac HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                      b"Content-Type: application/json\r\nX-Hub-Signature-256: " + sig.encode() +
+                      b"\r\n\r\n" + b"%x\r\n" % half + body[:half] + b"\r\n" +
+                      b"%x\r\n" % (len(body) - half) + body[half:] + b"\r\n0\r\n\r\n")
+            status, _, data, _ = read_response(s)
+            self.assertEqual(status, 202, data)
+            self.assertEqual(json.loads(data)["accepted"], 1)
+        finally:
+            s.close()
 
     def test_standard_webhooks(self):
         body = self.body()
@@ -685,6 +750,8 @@ class AuthTest(IrdTestCase, Poster):
     def test_query_token(self):
         start = len(self.ird.drain_logs())
         self.accepted("query", self.body(), query="?token=query-token-0123456789")
+        # Percent-encoded, and not the first parameter.
+        self.accepted("query", self.body(), query="?via=am&token=q%2Bt%2F%3D%260123456789")
         self.assertRefused(401, "query", self.body(), query="?token=wrong",
                            reason="unknown token")
         self.assertRefused(401, "query", self.body(), reason="no usable token in the query string")
@@ -765,6 +832,41 @@ intake = { queue_size = 2; };
             self.assertCleanExit(ird, ird.stop())
 
 
+    def test_signed_retry_after_503_is_not_a_replay(self):
+        with Ird("""
+sources = { sw = { type = "alertmanager"; auth = { type = "standard-webhooks"; secret = "%s"; }; }; };
+intake = { queue_size = 1; };
+""" % SW_SECRET) as ird:
+            self.ird = ird
+            body = json.dumps(am_body(am_alert("sw-ov1"), am_alert("sw-ov2"))).encode()
+            h = sw_headers("msg-overload", body)
+            # Not stored, so the sender's retry with the same webhook-id is judged
+            # again on its merits: 503 again, not 401.
+            self.assertEqual(self.post("sw", body, headers=h)[0], 503)
+            self.assertEqual(self.post("sw", body, headers=h)[0], 503)
+            self.assertCleanExit(ird, ird.stop())
+
+
+class ReloadTest(IrdTestCase, Poster):
+    def test_replayed_webhook_id_refused_after_a_reload(self):
+        with Ird("""
+sources = { sw = { type = "alertmanager"; auth = { type = "standard-webhooks"; secret = "%s"; }; }; };
+""" % SW_SECRET) as ird:
+            self.ird = ird
+            body = json.dumps(am_body(am_alert("sw-reload"))).encode()
+            h = sw_headers("msg-reload", body)
+            self.accepted("sw", body, headers=h)
+            self.assertEqual(self.post("sw", body, headers=h)[0], 401)
+            # SIGHUP with the same config: the message seen a moment ago is still a replay.
+            start = len(ird.drain_logs())
+            ird.signal(signal.SIGHUP)
+            ird.wait_log(lambda l: l.get("msg") == "config reloaded", start=start)
+            status, _, out = self.post("sw", body, headers=h)
+            self.assertEqual(status, 401, "a replayed webhook-id was accepted after a reload: %s"
+                             % (out,))
+            self.assertCleanExit(ird, ird.stop())
+
+
 # --------------------------------------------------------------------------------
 class CheckTest(unittest.TestCase):
     """`ird check` as CI runs it: exact file:line: message lines, exit codes."""
@@ -780,6 +882,11 @@ class CheckTest(unittest.TestCase):
         return path
 
     def check(self, text):
+        # Every config names an (empty) playbook directory, appended last so
+        # that the line numbers of the text stay as written.
+        if "playbooks_dir" not in text:
+            os.makedirs(os.path.join(self.tmp.name, "playbooks"), exist_ok=True)
+            text += '\nplaybooks_dir = "%s/playbooks";\n' % self.tmp.name
         path = self.write("ird.conf", text)
         code, out, err = run_ird("check", "-c", path)
         return code, out, err, path
@@ -793,7 +900,7 @@ sources = {
 };
 api = { tokens = ( { name = "admin"; role = "admin"; token = "admin-0123456789abcdef"; } ); };
 """)
-        self.assertEqual((code, out, err), (0, path + ": ok\n", ""))
+        self.assertEqual((code, out, err), (0, path + ": ok (0 playbooks)\n", ""))
 
     def test_each_mistake_with_its_line(self):
         code, out, err, p = self.check("""listen = { webhooks = "127.0.0.1:0"; api = "nowhere"; };
@@ -881,6 +988,20 @@ api = { tokens = ( { name = "x"; role = "king"; token = "another-secret-value-45
         missing = os.path.join(self.tmp.name, "nope.conf")
         code, out, _ = run_ird("check", "-c", missing)
         self.assertEqual((code, out), (1, missing + ": cannot read: No such file or directory\n"))
+
+    def test_shipped_config_is_valid(self):
+        # etc/ird.conf as `make run` uses it: from a directory where the token
+        # files it names exist.
+        os.makedirs(os.path.join(self.tmp.name, "state", "tokens"))
+        for name in ("alertmanager", "admin"):
+            with open(os.path.join(self.tmp.name, "state", "tokens", name), "w") as f:
+                f.write("%s-token-0123456789abcdef\n" % name)
+        os.symlink(os.path.join(SOURCE_DIR, "playbooks"), os.path.join(self.tmp.name, "playbooks"))
+        conf = os.path.join(SOURCE_DIR, "etc", "ird.conf")
+        p = subprocess.run([IRD, "check", "-c", conf], cwd=self.tmp.name, capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual((p.returncode, p.stderr), (0, ""), p.stdout)
+        self.assertRegex(p.stdout, "^" + re.escape(conf) + r": ok \(\d+ playbooks?\)\n$")
 
     def test_bad_option_exit_2(self):
         code, out, err = run_ird("check", "--frobnicate")
