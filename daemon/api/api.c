@@ -1,6 +1,7 @@
 /* Operator API: token roles, and the incident endpoints (list with filters
  * and cursor pagination, one incident with its alerts and timeline). */
 #include "api/api.h"
+#include "api/internal.h"
 
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
@@ -19,11 +20,6 @@ struct api_token {
     unsigned char digest[SHA256_DIGEST_LENGTH];
 };
 
-struct ird_api {
-    struct ird_daemon *daemon;
-    struct api_token *tokens;
-    size_t ntokens;
-};
 
 static const char *const role_names[] = {"none", "viewer", "responder", "admin"};
 
@@ -35,6 +31,12 @@ static const struct ird_route api_routes[] = {
     {"GET", "/v1/incidents", "incidents", IRD_ON_API, handle_incidents},
     {"GET", "/v1/incidents/:id", "incident", IRD_ON_API, handle_incident},
     {"GET", "/v1/audit", "audit", IRD_ON_API, handle_audit},
+    {"GET", "/v1/runs", "runs", IRD_ON_API, ird_api_handle_runs},
+    {"GET", "/v1/runs/:id", "run", IRD_ON_API, ird_api_handle_run},
+    {"POST", "/v1/runs/:id/approve", "run_approve", IRD_ON_API, ird_api_handle_approve},
+    {"POST", "/v1/runs/:id/cancel", "run_cancel", IRD_ON_API, ird_api_handle_cancel},
+    {"GET", "/v1/playbooks", "playbooks", IRD_ON_API, ird_api_handle_playbooks},
+    {"POST", "/v1/playbooks/:name/runs", "trigger", IRD_ON_API, ird_api_handle_trigger},
 };
 
 const struct ird_route *ird_api_routes(size_t *ret_n)
@@ -210,11 +212,12 @@ enum ird_role ird_api_role(const struct ird_api *a, const char *authorization,
     return role;
 }
 
-/* Answer 401/403 unless the request carries a token of at least `need`. */
-static int authorize(struct ird_api *a, struct ird_http_request *req, enum ird_role need)
+int ird_api_authorize(struct ird_api *a, struct ird_http_request *req, enum ird_role need,
+                      const char **ret_actor, enum ird_role *ret_role)
 {
     const char *auth = ird_http_header_get(req->headers, req->nheaders, "Authorization");
-    enum ird_role role = ird_api_role(a, auth, NULL);
+    const char *name = NULL;
+    enum ird_role role = ird_api_role(a, auth, &name);
     if (role == IRD_ROLE_NONE) {
         static const char *const hdr[] = {"WWW-Authenticate: Bearer realm=\"ird\"", NULL};
         ird_http_respond_error(req, 401, "unauthorized",
@@ -228,10 +231,19 @@ static int authorize(struct ird_api *a, struct ird_http_request *req, enum ird_r
         ird_http_respond_error(req, 403, "forbidden", detail, NULL);
         return -1;
     }
+    if (ret_actor)
+        *ret_actor = name;
+    if (ret_role)
+        *ret_role = role;
     return 0;
 }
 
-static void respond_json(struct ird_http_request *req, int status, cJSON *body)
+static int authorize(struct ird_api *a, struct ird_http_request *req, enum ird_role need)
+{
+    return ird_api_authorize(a, req, need, NULL, NULL);
+}
+
+void ird_api_respond_json(struct ird_http_request *req, int status, cJSON *body)
 {
     char *text = cJSON_PrintUnformatted(body);
     cJSON_Delete(body);
@@ -243,7 +255,7 @@ static void respond_json(struct ird_http_request *req, int status, cJSON *body)
     cJSON_free(text);
 }
 
-static void add_time(cJSON *o, const char *key, sqlite3_stmt *st, int col)
+void ird_api_add_time(cJSON *o, const char *key, sqlite3_stmt *st, int col)
 {
     if (sqlite3_column_type(st, col) == SQLITE_NULL) {
         cJSON_AddNullToObject(o, key);
@@ -254,7 +266,7 @@ static void add_time(cJSON *o, const char *key, sqlite3_stmt *st, int col)
     cJSON_AddStringToObject(o, key, when);
 }
 
-static void add_text(cJSON *o, const char *key, sqlite3_stmt *st, int col)
+void ird_api_add_text(cJSON *o, const char *key, sqlite3_stmt *st, int col)
 {
     const unsigned char *v = sqlite3_column_text(st, col);
     if (v)
@@ -270,26 +282,26 @@ static void add_text(cJSON *o, const char *key, sqlite3_stmt *st, int col)
 static cJSON *incident_row(sqlite3_stmt *st)
 {
     cJSON *o = cJSON_CreateObject();
-    add_text(o, "id", st, 1);
-    add_text(o, "state", st, 2);
-    add_text(o, "severity", st, 3);
-    add_text(o, "title", st, 4);
-    add_text(o, "source", st, 5);
-    add_text(o, "namespace", st, 6);
-    add_text(o, "pod", st, 7);
-    add_time(o, "opened_at", st, 8);
-    add_time(o, "updated_at", st, 9);
-    add_time(o, "acknowledged_at", st, 10);
-    add_text(o, "acknowledged_by", st, 11);
-    add_time(o, "resolved_at", st, 12);
-    add_text(o, "resolved_by", st, 13);
+    ird_api_add_text(o, "id", st, 1);
+    ird_api_add_text(o, "state", st, 2);
+    ird_api_add_text(o, "severity", st, 3);
+    ird_api_add_text(o, "title", st, 4);
+    ird_api_add_text(o, "source", st, 5);
+    ird_api_add_text(o, "namespace", st, 6);
+    ird_api_add_text(o, "pod", st, 7);
+    ird_api_add_time(o, "opened_at", st, 8);
+    ird_api_add_time(o, "updated_at", st, 9);
+    ird_api_add_time(o, "acknowledged_at", st, 10);
+    ird_api_add_text(o, "acknowledged_by", st, 11);
+    ird_api_add_time(o, "resolved_at", st, 12);
+    ird_api_add_text(o, "resolved_by", st, 13);
     cJSON_AddNumberToObject(o, "alert_count", (double)sqlite3_column_int64(st, 14));
     return o;
 }
 
 /* A query parameter into buf, or NULL when absent; 400 answered when bad. */
-static const char *query_param(struct ird_http_request *req, const char *name, char *buf,
-                               size_t len, int *bad)
+const char *ird_api_query(struct ird_http_request *req, const char *name, char *buf, size_t len,
+                          int *bad)
 {
     int rc = ird_http_query_get(req->query, name, buf, len);
     if (rc == -ENOENT)
@@ -322,12 +334,12 @@ static void handle_incidents(struct ird_http_request *req, void *data)
         return;
     char state[32], source[256], ns[256], sev[32], cur[32], lim[16];
     int bad = 0;
-    const char *q_state = query_param(req, "state", state, sizeof(state), &bad);
-    const char *q_source = bad ? NULL : query_param(req, "source", source, sizeof(source), &bad);
-    const char *q_ns = bad ? NULL : query_param(req, "namespace", ns, sizeof(ns), &bad);
-    const char *q_sev = bad ? NULL : query_param(req, "severity", sev, sizeof(sev), &bad);
-    const char *q_cur = bad ? NULL : query_param(req, "cursor", cur, sizeof(cur), &bad);
-    const char *q_lim = bad ? NULL : query_param(req, "limit", lim, sizeof(lim), &bad);
+    const char *q_state = ird_api_query(req, "state", state, sizeof(state), &bad);
+    const char *q_source = bad ? NULL : ird_api_query(req, "source", source, sizeof(source), &bad);
+    const char *q_ns = bad ? NULL : ird_api_query(req, "namespace", ns, sizeof(ns), &bad);
+    const char *q_sev = bad ? NULL : ird_api_query(req, "severity", sev, sizeof(sev), &bad);
+    const char *q_cur = bad ? NULL : ird_api_query(req, "cursor", cur, sizeof(cur), &bad);
+    const char *q_lim = bad ? NULL : ird_api_query(req, "limit", lim, sizeof(lim), &bad);
     if (bad)
         return;
     if (q_state && !one_of(q_state, states, 4)) {
@@ -405,7 +417,7 @@ static void handle_incidents(struct ird_http_request *req, void *data)
     } else {
         cJSON_AddNullToObject(out, "next_cursor");
     }
-    respond_json(req, 200, out);
+    ird_api_respond_json(req, 200, out);
 }
 
 static void handle_incident(struct ird_http_request *req, void *data)
@@ -437,12 +449,12 @@ static void handle_incident(struct ird_http_request *req, void *data)
         sqlite3_bind_text(st, 1, req->params[0], -1, SQLITE_TRANSIENT);
         while (sqlite3_step(st) == SQLITE_ROW) {
             cJSON *o = cJSON_CreateObject();
-            add_text(o, "source", st, 0);
-            add_text(o, "dedup_key", st, 1);
-            add_text(o, "status", st, 2);
-            add_text(o, "severity", st, 3);
-            add_time(o, "first_seen", st, 4);
-            add_time(o, "last_seen", st, 5);
+            ird_api_add_text(o, "source", st, 0);
+            ird_api_add_text(o, "dedup_key", st, 1);
+            ird_api_add_text(o, "status", st, 2);
+            ird_api_add_text(o, "severity", st, 3);
+            ird_api_add_time(o, "first_seen", st, 4);
+            ird_api_add_time(o, "last_seen", st, 5);
             cJSON_AddNumberToObject(o, "received", (double)sqlite3_column_int64(st, 6));
             const char *json = (const char *)sqlite3_column_text(st, 7);
             cJSON *alert = json ? cJSON_Parse(json) : NULL;
@@ -458,8 +470,8 @@ static void handle_incident(struct ird_http_request *req, void *data)
         sqlite3_bind_text(st, 1, req->params[0], -1, SQLITE_TRANSIENT);
         while (sqlite3_step(st) == SQLITE_ROW) {
             cJSON *o = cJSON_CreateObject();
-            add_time(o, "at", st, 0);
-            add_text(o, "kind", st, 1);
+            ird_api_add_time(o, "at", st, 0);
+            ird_api_add_text(o, "kind", st, 1);
             const char *json = (const char *)sqlite3_column_text(st, 2);
             cJSON *detail = json ? cJSON_Parse(json) : NULL;
             cJSON_AddItemToObject(o, "detail", detail ? detail : cJSON_CreateObject());
@@ -467,7 +479,7 @@ static void handle_incident(struct ird_http_request *req, void *data)
         }
         sqlite3_finalize(st);
     }
-    respond_json(req, 200, inc);
+    ird_api_respond_json(req, 200, inc);
 }
 
 static void handle_audit(struct ird_http_request *req, void *data)

@@ -284,7 +284,8 @@ static void add_step_row(struct ird_sqlq *q, struct run *r, const char *state, c
     ird_sqlq_add(q,
                  "INSERT INTO steps(run_id, idx, name, action, state, params, result, planned, error, "
                  "attempts, started_at, finished_at, approved_by, forced_by) "
-                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) "
+                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULLIF(?11, 0), NULLIF(?12, 0), "
+                 "?13, ?14) "
                  "ON CONFLICT(run_id, idx) DO UPDATE SET state = excluded.state, "
                  "params = COALESCE(excluded.params, steps.params), result = excluded.result, "
                  "planned = COALESCE(excluded.planned, steps.planned), error = excluded.error, "
@@ -296,9 +297,6 @@ static void add_step_row(struct ird_sqlq *q, struct run *r, const char *state, c
                  "sisssjjjsiiiss", r->id, (int64_t)r->next, s->name, s->action, state, r->redacted,
                  result, r->call.planned, error, (int64_t)r->attempt, r->step_started_ms,
                  finished ? now : (int64_t)0, r->approved_by, r->forced_by);
-    if (!finished)
-        ird_sqlq_add(q, "UPDATE steps SET finished_at = NULL WHERE run_id = ?1 AND idx = ?2", "si",
-                     r->id, (int64_t)r->next);
 }
 
 static void add_run_row(struct ird_sqlq *q, struct run *r, int64_t now, const char *error)
@@ -400,12 +398,10 @@ static int run_create(struct ird_engine *e, const struct ird_playbook *pb, bool 
         q,
         "INSERT OR IGNORE INTO runs(id, playbook, incident_id, phase, mode, state, dry_run, context, "
         "created_at, updated_at, finished_at, triggered_by, error) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12)",
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, NULLIF(?10, 0), ?11, ?12)",
         "ssssssijiiss", r->id, pb->name, r->incident_id, phase_name(r), mode,
         run_state_names[r->state], (int64_t)(r->dry_run ? 1 : 0), ctx, now,
         c->early_error ? now : (int64_t)0, r->triggered_by, c->early_error);
-    if (!c->early_error)
-        ird_sqlq_add(q, "UPDATE runs SET finished_at = NULL WHERE id = ?1", "s", r->id);
     /* Timeline and audit rows only when the insert took (one run per incident). */
     cJSON *d = brief(r);
     if (c->early_error)
@@ -413,8 +409,8 @@ static int run_create(struct ird_engine *e, const struct ird_playbook *pb, bool 
     ird_sqlq_add(q,
                  "INSERT INTO timeline(incident_id, at, kind, detail) "
                  "SELECT ?1, ?2, ?3, ?4 WHERE ?1 IS NOT NULL AND changes() > 0 "
-                 "AND EXISTS (SELECT 1 FROM runs WHERE id = ?5)",
-                 "sissj", r->incident_id, now, c->early_error ? "run.failed" : "run.started", d,
+                 "AND EXISTS (SELECT 1 FROM runs WHERE id = ?5)", /* the insert took */
+                 "sisjs", r->incident_id, now, c->early_error ? "run.failed" : "run.started", d,
                  r->id);
     ird_sqlq_audit(q, now, actor, "run.started", r->id, d);
     cJSON_Delete(d);
@@ -474,6 +470,8 @@ void ird_engine_on_incident(enum ird_intake_event event, const char *incident_id
         return;
     const struct ird_playbook_set *set = e->set->set;
     if (event == IRD_INTAKE_INCIDENT_RESOLVED) {
+        if (e->guards)
+            ird_guards_forget_incident(e->guards, incident_id);
         /* on_resolve steps of every playbook that ran for the incident. */
         sqlite3_stmt *st;
         if (sqlite3_prepare_v2(ird_store_reader(e->store),
@@ -674,8 +672,6 @@ static void step_dispatch(struct run *r)
 static void step_started(struct run *r)
 {
     step_dispatch(r);
-    r->attempt--; /* step_dispatch counts the attempt it makes */
-    r->attempt++;
 }
 
 static void on_call_done(struct ird_action_call *call, enum ird_action_status status,
@@ -976,9 +972,9 @@ int ird_engine_trigger(struct ird_engine *e, const char *playbook, const cJSON *
     cJSON *ctx = incident_ctx(incident_id, alert);
     cJSON_Delete(alert);
     cJSON_ReplaceItemInObjectCaseSensitive(ctx, "param", p);
-    /* A manual run of a playbook is not bound by one-run-per-incident: the
-     * same incident may be handled by hand several times. */
-    return run_create(e, pb, false, NULL, ctx, dry_run, actor, done, data) == 0
+    /* A run by hand is not bound by one-run-per-incident (the store's unique
+     * index covers automatic runs only): on-call may run a playbook again. */
+    return run_create(e, pb, false, incident_id, ctx, dry_run, actor, done, data) == 0
                ? 0
                : ird_err_set(err, -EIO, "cannot store the run");
 }
@@ -1154,6 +1150,11 @@ int ird_engine_configure(struct ird_engine *e, struct ird_playbook_set *set,
 size_t ird_engine_runs_in_flight(const struct ird_engine *e)
 {
     return e->nruns;
+}
+
+const struct ird_playbook_set *ird_engine_playbooks(const struct ird_engine *e)
+{
+    return e->set ? e->set->set : NULL;
 }
 
 void ird_engine_close(struct ird_engine *e, void (*close_cb)(void *), void *data)

@@ -73,6 +73,8 @@ int ird_engine_approve(struct ird_engine *e, const char *run_id, const char *ste
 int ird_engine_cancel(struct ird_engine *e, const char *run_id, const char *actor,
                       struct ird_err *err);
 size_t ird_engine_runs_in_flight(const struct ird_engine *e);
+/* The playbooks new runs use (NULL before configure). */
+const struct ird_playbook_set *ird_engine_playbooks(const struct ird_engine *e);
 /* Stop starting work; close timers. close_cb runs when the engine holds no
  * handle; runs not finished stay in the store for the next start. */
 void ird_engine_close(struct ird_engine *e, void (*close_cb)(void *), void *data);

@@ -215,6 +215,10 @@ int ird_daemon_load(const char *config_path, struct ird_loaded *ret, struct ird_
     ret->guards = ird_guards_new(config_lookup(&ret->config->doc, "guards"), &err);
     if (!ret->guards)
         ird_diag_add(diags, NULL, 0, "%s", err.msg);
+    /* ird's own namespace is protected too, when ird runs in a cluster. */
+    const char *own = getenv("POD_NAMESPACE");
+    if (ret->guards && own && *own)
+        ird_guards_protect_namespace(ret->guards, own);
     struct ird_playbook_instance inst[32];
     struct ird_playbook_context ctx;
     playbook_context(&ctx, inst, 32);

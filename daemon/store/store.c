@@ -74,7 +74,10 @@ static const char *const migrations[] = {
     "  triggered_by TEXT NOT NULL,"
     "  error TEXT"
     ");"
-    "CREATE UNIQUE INDEX runs_once ON runs(incident_id, playbook, phase) WHERE incident_id IS NOT NULL;"
+    /* One automatic run per incident, playbook and phase; runs by hand are free. */
+    "CREATE UNIQUE INDEX runs_once ON runs(incident_id, playbook, phase) "
+    "WHERE incident_id IS NOT NULL AND triggered_by IN ('alert', 'incident.resolved');"
+    "CREATE INDEX runs_incident ON runs(incident_id);"
     "CREATE INDEX runs_created ON runs(created_at DESC);"
     "CREATE INDEX runs_unfinished ON runs(state) WHERE finished_at IS NULL;"
     "CREATE TABLE steps ("
