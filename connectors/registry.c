@@ -5,10 +5,12 @@
 
 #include <string.h>
 
+#include "k8s/k8s.h"
 #include "test/test.h"
 
 const struct ird_connector_ops *const ird_connectors[] = {
     &ird_connector_test,
+    &ird_connector_k8s,
 };
 const size_t ird_nconnectors = sizeof(ird_connectors) / sizeof(ird_connectors[0]);
 

@@ -39,6 +39,58 @@ static const struct ird_command commands[] = {
      "  --token TOKEN  a bearer token from api.tokens (default $IRD_TOKEN)\n"
      "  -o FORMAT      table (default) or json\n",
      ird_cli_incident},
+    {"runs", "list playbook runs (client)",
+     "usage: ird runs [--state S] [--playbook P] [--incident I] [--limit N] [-o table|json]\n"
+     "                [--url URL] [--token TOKEN]\n"
+     "\n"
+     "List playbook runs, newest first, from a running daemon's operator API.\n"
+     "  --state S      running, waiting_approval, blocked, succeeded, failed or cancelled\n"
+     "  --playbook P   runs of one playbook\n"
+     "  --incident I   runs for one incident\n"
+     "  --limit N      at most N runs, 1 to 500 (default 50)\n"
+     "  --url URL      the api listener (default $IRD_URL, else http://127.0.0.1:9411)\n"
+     "  --token TOKEN  a bearer token from api.tokens (default $IRD_TOKEN)\n"
+     "  -o FORMAT      table (default) or json\n",
+     ird_cli_runs},
+    {"run", "show one run and its steps (client)",
+     "usage: ird run ID [-o table|json] [--url URL] [--token TOKEN]\n"
+     "\n"
+     "Show a run: its state, target and parameters, and every step with its\n"
+     "state, attempts and error (and, in dry-run, the calls it planned).\n"
+     "  --url URL      the api listener (default $IRD_URL, else http://127.0.0.1:9411)\n"
+     "  --token TOKEN  a bearer token from api.tokens (default $IRD_TOKEN)\n"
+     "  -o FORMAT      table (default) or json\n",
+     ird_cli_run},
+    {"trigger", "run a playbook now (client)",
+     "usage: ird trigger PLAYBOOK [-p key=value]... [--incident ID] [--dry-run] [-o json]\n"
+     "                   [--url URL] [--token TOKEN]\n"
+     "\n"
+     "Ask the running daemon to run a playbook now, and print the new run's id.\n"
+     "Needs a responder token.\n"
+     "  -p, --param key=value  a parameter the playbook declares (repeat for more)\n"
+     "  --incident ID  run it for this incident (its alert fills ${alert.*})\n"
+     "  --dry-run      record mutating steps as planned calls instead of making them\n"
+     "  --url URL      the api listener (default $IRD_URL, else http://127.0.0.1:9411)\n"
+     "  --token TOKEN  a bearer token from api.tokens (default $IRD_TOKEN)\n"
+     "  -o FORMAT      table (default: the run id) or json (the API's answer)\n",
+     ird_cli_trigger},
+    {"approve", "approve the step a run waits on (client)",
+     "usage: ird approve RUN [STEP] [--force] [--url URL] [--token TOKEN]\n"
+     "\n"
+     "Approve the step a run waits on (approve mode); with STEP, only if that is\n"
+     "the step it waits on. Needs a responder token.\n"
+     "  --force        let a step a guard blocked go ahead (admin token; audited)\n"
+     "  --url URL      the api listener (default $IRD_URL, else http://127.0.0.1:9411)\n"
+     "  --token TOKEN  a bearer token from api.tokens (default $IRD_TOKEN)\n",
+     ird_cli_approve},
+    {"cancel", "cancel a run (client)",
+     "usage: ird cancel RUN [--url URL] [--token TOKEN]\n"
+     "\n"
+     "Cancel a run: a step in flight finishes first, later steps do not run.\n"
+     "Needs a responder token.\n"
+     "  --url URL      the api listener (default $IRD_URL, else http://127.0.0.1:9411)\n"
+     "  --token TOKEN  a bearer token from api.tokens (default $IRD_TOKEN)\n",
+     ird_cli_cancel},
     {"audit", "the audit trail (client), and its hash-chain check",
      "usage: ird audit [--since T] [--kind K] [--after SEQ] [--limit N] [-o table|json]\n"
      "                 [--url URL] [--token TOKEN]\n"

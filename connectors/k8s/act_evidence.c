@@ -43,6 +43,7 @@ struct capture {
     bool truncated;
     cJSON *missing; /* in op->result */
     /* the worker's */
+    struct k8s_op *op;
     uv_work_t work;
     char *evidence_dir, *incident;
     int64_t now_ms;
@@ -239,8 +240,8 @@ static void capture_work(uv_work_t *w)
         if (rc == 0)
             rc = ird_buf_printf(&manifest, "%s  %s\n", f->sha256, f->name);
         else
-            snprintf(st->work_err, sizeof(st->work_err), "cannot write %s/%s: %s", st->dir,
-                     f->name, ird_strerror(rc));
+            snprintf(st->work_err, sizeof(st->work_err), "cannot write %s/%s: %s", st->dir, f->name,
+                     ird_strerror(rc));
     }
     if (rc == 0 && (rc = write_new(dirfd, MANIFEST_NAME, manifest.data ? manifest.data : "",
                                    manifest.len)) < 0)
@@ -267,10 +268,278 @@ static void capture_work(uv_work_t *w)
 
 static void capture_written(uv_work_t *w, int status)
 {
-    struct k8s_op *op = w->data == NULL ? NULL : ((struct capture *)w->data)->work.loop ? NULL : NULL;
-    (void)op;
     struct capture *st = w->data;
-    struct k8s_op *owner = st->work.loop->data == NULL ? NULL : NULL;
-    (void)owner;
-    (void)status;
+    struct k8s_op *op = st->op;
+    op->work_wait = false;
+    if (status < 0 || st->work_rc < 0) {
+        k8s_fail(op, "%s",
+                 st->work_err[0] ? st->work_err : ird_strerror(status < 0 ? status : st->work_rc));
+        return;
+    }
+    cJSON_AddStringToObject(op->result, "dir", st->dir);
+    cJSON *files = cJSON_AddArrayToObject(op->result, "files");
+    for (size_t i = 0; i < st->nfiles; i++) {
+        cJSON *f = cJSON_CreateObject();
+        cJSON_AddStringToObject(f, "name", st->files[i].name);
+        cJSON_AddNumberToObject(f, "bytes", (double)st->files[i].len);
+        cJSON_AddStringToObject(f, "sha256", st->files[i].sha256);
+        cJSON_AddItemToArray(files, f);
+    }
+    cJSON_AddStringToObject(op->result, "manifest", MANIFEST_NAME);
+    cJSON_AddBoolToObject(op->result, "truncated", st->truncated);
+    if (op->cancelled)
+        k8s_fail(op, "cancelled (evidence already written to %s)", st->dir);
+    else
+        k8s_finish_ok(op);
+}
+
+static void write_all(struct k8s_op *op)
+{
+    struct capture *st = op->state;
+    st->op = op;
+    st->now_ms = ird_clock_now_ms();
+    st->evidence_dir = strdup(op->inst->evidence_dir);
+    st->incident = strdup(k8s_incident(op));
+    st->work.data = st;
+    if (!st->evidence_dir || !st->incident) {
+        k8s_fail(op, "out of memory");
+        return;
+    }
+    int rc = uv_queue_work(op->call->loop, &st->work, capture_work, capture_written);
+    if (rc < 0) {
+        k8s_fail(op, "evidence: cannot start the writer: %s", ird_strerror(rc));
+        return;
+    }
+    op->work_wait = true;
+}
+
+/* ---- reads ---------------------------------------------------------------------------- */
+
+static void next_log(struct k8s_op *op);
+
+static void on_events(struct k8s_op *op, const struct k8s_resp *r)
+{
+    struct capture *st = op->state;
+    if (!k8s_ok(r)) {
+        k8s_fail_resp(op, r, "list events");
+        return;
+    }
+    const cJSON *items = cJSON_GetObjectItemCaseSensitive(r->json, "items");
+    char *text = cJSON_Print(cJSON_IsArray(items) ? items : r->json);
+    if (!text || add_file(st, "events.json", text, strlen(text)) < 0) {
+        k8s_fail(op, "out of memory");
+        return;
+    }
+    write_all(op);
+}
+
+static void get_events(struct k8s_op *op)
+{
+    struct capture *st = op->state;
+    if (!st->uid) {
+        cJSON_AddItemToArray(st->missing, cJSON_CreateString("events.json: the pod has no uid"));
+        write_all(op);
+        return;
+    }
+    struct ird_k8s_request req = {0};
+    struct ird_err err = {{0}};
+    int rc = ird_k8s_event_list_for(st->ns, st->uid, &req, &err);
+    if (rc < 0) {
+        k8s_fail_err(op, rc, &err);
+        return;
+    }
+    k8s_send(op, &req, false, on_events);
+}
+
+static void on_log(struct k8s_op *op, const struct k8s_resp *r)
+{
+    struct capture *st = op->state;
+    struct ev_log *l = &st->logs[st->ilog];
+    op->max_response = 0;
+    struct ird_buf name = IRD_BUF_INIT;
+    if (ird_buf_printf(&name, "%s%s.log", l->container, l->previous ? ".previous" : "") < 0) {
+        k8s_fail(op, "out of memory");
+        return;
+    }
+    if (k8s_ok(r)) {
+        char *data = dup_bytes(r->body, r->body_len);
+        if (!data || add_file(st, name.data, data, r->body_len) < 0) {
+            ird_buf_free(&name);
+            k8s_fail(op, "out of memory");
+            return;
+        }
+    } else if (r->code == 400) {
+        /* "previous terminated container ... not found", "container ... is
+         * waiting to start": nothing to keep for this one; say why. */
+        char line[400];
+        ird_k8s_status_format(&r->st, line, sizeof(line));
+        ird_buf_printf(&name, ": %s", line);
+        cJSON_AddItemToArray(st->missing, cJSON_CreateString(name.data));
+    } else {
+        ird_buf_free(&name);
+        k8s_fail_resp(op, r, "get logs");
+        return;
+    }
+    ird_buf_free(&name);
+    st->ilog++;
+    next_log(op);
+}
+
+static void next_log(struct k8s_op *op)
+{
+    struct capture *st = op->state;
+    if (st->ilog >= st->nlogs) {
+        get_events(op);
+        return;
+    }
+    struct ev_log *l = &st->logs[st->ilog];
+    size_t left = st->total < (size_t)st->max_bytes ? (size_t)st->max_bytes - st->total : 0;
+    if (left == 0) {
+        st->truncated = true;
+        struct ird_buf name = IRD_BUF_INIT;
+        ird_buf_printf(&name, "%s%s.log (over max_bytes)", l->container,
+                       l->previous ? ".previous" : "");
+        cJSON_AddItemToArray(st->missing, cJSON_CreateString(name.data ? name.data : "?"));
+        ird_buf_free(&name);
+        st->ilog++;
+        next_log(op);
+        return;
+    }
+    struct ird_k8s_log_opts o = IRD_K8S_LOG_OPTS_INIT;
+    o.container = l->container;
+    o.previous = l->previous;
+    o.timestamps = true;
+    o.tail_lines = st->tail_lines;
+    o.since_seconds = st->since_seconds;
+    int64_t limit = st->limit_bytes != IRD_K8S_UNSET && st->limit_bytes < (int64_t)left
+                        ? st->limit_bytes
+                        : (int64_t)left;
+    o.limit_bytes = limit;
+    struct ird_k8s_request req = {0};
+    struct ird_err err = {{0}};
+    int rc = ird_k8s_pod_logs(st->ns, st->pod, &o, &req, &err);
+    if (rc < 0) {
+        k8s_fail_err(op, rc, &err);
+        return;
+    }
+    op->max_response = (size_t)limit + 1;
+    k8s_send(op, &req, false, on_log);
+}
+
+/* Whether a container status says there is a previous instance. */
+static bool has_previous(const cJSON *statuses, const char *name)
+{
+    const cJSON *s;
+    cJSON_ArrayForEach(s, statuses) {
+        const char *n = ird_k8s_req_str(s, "name");
+        if (!n || strcmp(n, name) != 0)
+            continue;
+        const cJSON *rc = cJSON_GetObjectItemCaseSensitive(s, "restartCount");
+        const cJSON *last = cJSON_GetObjectItemCaseSensitive(s, "lastState");
+        return (cJSON_IsNumber(rc) && rc->valuedouble > 0) ||
+               cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(last, "terminated"));
+    }
+    return false;
+}
+
+static int add_logs(struct capture *st, const cJSON *containers, const cJSON *statuses,
+                    bool previous)
+{
+    const cJSON *c;
+    cJSON_ArrayForEach(c, containers) {
+        const char *name = ird_k8s_req_str(c, "name");
+        if (!name)
+            continue;
+        for (int prev = 0; prev < 2; prev++) {
+            if (prev && !(previous && has_previous(statuses, name)))
+                break;
+            struct ev_log *l = realloc(st->logs, (st->nlogs + 1) * sizeof(*l));
+            if (!l)
+                return -ENOMEM;
+            st->logs = l;
+            l[st->nlogs].container = strdup(name);
+            l[st->nlogs].previous = prev;
+            if (!l[st->nlogs].container)
+                return -ENOMEM;
+            st->nlogs++;
+        }
+    }
+    return 0;
+}
+
+static void on_pod(struct k8s_op *op, const struct k8s_resp *r)
+{
+    struct capture *st = op->state;
+    if (r->code == 404) {
+        k8s_fail(op, "pod %s/%s not found", st->ns, st->pod);
+        return;
+    }
+    if (!k8s_ok(r) || !r->json) {
+        k8s_fail_resp(op, r, "get pod");
+        return;
+    }
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(r->json, "metadata");
+    const char *uid = ird_k8s_req_str(md, "uid");
+    const cJSON *spec = cJSON_GetObjectItemCaseSensitive(r->json, "spec");
+    const cJSON *status = cJSON_GetObjectItemCaseSensitive(r->json, "status");
+    bool previous = k8s_param_bool(op, "previous", true);
+    char *text = cJSON_Print(r->json);
+    if ((uid && !(st->uid = strdup(uid))) || !text ||
+        add_file(st, "pod.json", text, strlen(text)) < 0 ||
+        add_logs(st, cJSON_GetObjectItemCaseSensitive(spec, "initContainers"),
+                 cJSON_GetObjectItemCaseSensitive(status, "initContainerStatuses"), previous) < 0 ||
+        add_logs(st, cJSON_GetObjectItemCaseSensitive(spec, "containers"),
+                 cJSON_GetObjectItemCaseSensitive(status, "containerStatuses"), previous) < 0) {
+        k8s_fail(op, "out of memory");
+        return;
+    }
+    next_log(op);
+}
+
+static int64_t opt_int(const struct k8s_op *op, const char *name)
+{
+    const cJSON *v = k8s_param(op, name);
+    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : IRD_K8S_UNSET;
+}
+
+int ird_k8s_act_capture_logs(struct ird_action_call *call)
+{
+    struct k8s_op *op = k8s_op_new(call);
+    struct capture *st = op ? calloc(1, sizeof(*st)) : NULL;
+    if (!st) {
+        k8s_op_discard(op);
+        return -ENOMEM;
+    }
+    op->state = st;
+    op->state_free = capture_free;
+    st->ns = k8s_namespace(op);
+    st->pod = k8s_param_str(op, "pod");
+    st->tail_lines = opt_int(op, "tail_lines");
+    st->since_seconds = opt_int(op, "since_seconds");
+    st->limit_bytes = opt_int(op, "limit_bytes");
+    st->max_bytes = k8s_param_int(op, "max_bytes", (int64_t)64 * 1024 * 1024);
+    st->missing = cJSON_AddArrayToObject(op->result, "missing");
+    if (!st->pod) {
+        k8s_fail(op, "parameter pod is required");
+        return 0;
+    }
+    if (st->max_bytes < 1) {
+        k8s_fail(op, "parameter max_bytes: must be >= 1");
+        return 0;
+    }
+    if (st->limit_bytes != IRD_K8S_UNSET && st->limit_bytes < 1) {
+        k8s_fail(op, "parameter limit_bytes: must be >= 1");
+        return 0;
+    }
+    cJSON_AddStringToObject(op->result, "namespace", st->ns);
+    cJSON_AddStringToObject(op->result, "pod", st->pod);
+    struct ird_k8s_request req = {0};
+    struct ird_err err = {{0}};
+    int rc = ird_k8s_pod_get(st->ns, st->pod, &req, &err);
+    if (rc < 0) {
+        k8s_fail_err(op, rc, &err);
+        return 0;
+    }
+    k8s_send(op, &req, false, on_pod);
+    return 0;
 }

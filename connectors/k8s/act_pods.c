@@ -171,7 +171,9 @@ int ird_k8s_act_isolate_pod(struct ird_action_call *call)
         }
         const cJSON *it;
         size_t i = 0;
-        cJSON_ArrayForEach(it, list) if (cJSON_IsString(it)) st->cidrs[i++] = it->valuestring;
+        cJSON_ArrayForEach(it, list)
+            if (cJSON_IsString(it))
+                st->cidrs[i++] = it->valuestring;
         n = i;
     }
     st->q = (struct ird_k8s_quarantine){
@@ -239,7 +241,8 @@ static void rel_next(struct k8s_op *op)
     struct release *st = op->state;
     while (st->next < cJSON_GetArraySize(st->pods)) {
         const cJSON *pod = cJSON_GetArrayItem(st->pods, st->next++);
-        const char *name = ird_k8s_req_str(cJSON_GetObjectItemCaseSensitive(pod, "metadata"), "name");
+        const char *name =
+            ird_k8s_req_str(cJSON_GetObjectItemCaseSensitive(pod, "metadata"), "name");
         if (!name)
             continue;
         if (k8s_guard(op, "Pod", st->ns, name, k8s_labels(pod)) < 0)

@@ -74,7 +74,9 @@ static int str_list(const cJSON *list, const char ***ret, size_t *ret_n)
         return -ENOMEM;
     size_t i = 0;
     const cJSON *it;
-    cJSON_ArrayForEach(it, list) if (cJSON_IsString(it)) v[i++] = it->valuestring;
+    cJSON_ArrayForEach(it, list)
+        if (cJSON_IsString(it))
+            v[i++] = it->valuestring;
     *ret = v;
     *ret_n = i;
     return 0;
@@ -83,7 +85,9 @@ static int str_list(const cJSON *list, const char ***ret, size_t *ret_n)
 static bool name_in(const cJSON *names, const char *name)
 {
     const cJSON *it;
-    cJSON_ArrayForEach(it, names) if (cJSON_IsString(it) && strcmp(it->valuestring, name) == 0) return true;
+    cJSON_ArrayForEach(it, names)
+        if (cJSON_IsString(it) && strcmp(it->valuestring, name) == 0)
+            return true;
     return false;
 }
 
@@ -123,7 +127,8 @@ static void restart_next(struct k8s_op *op)
         const cJSON *w = cJSON_GetArrayItem(st->workloads, st->widx++);
         bool uses = false;
         const cJSON *it;
-        cJSON_ArrayForEach(it, st->used) uses = uses || ird_k8s_workload_uses_secret(w, it->valuestring);
+        cJSON_ArrayForEach(it, st->used)
+            uses = uses || ird_k8s_workload_uses_secret(w, it->valuestring);
         if (!uses)
             continue;
         const char *name = ird_k8s_req_str(cJSON_GetObjectItemCaseSensitive(w, "metadata"), "name");
@@ -245,8 +250,8 @@ static void on_secret(struct k8s_op *op, const struct k8s_resp *r)
         return;
     }
     const cJSON *md = cJSON_GetObjectItemCaseSensitive(r->json, "metadata");
-    const char *by = ird_k8s_req_str(cJSON_GetObjectItemCaseSensitive(md, "annotations"),
-                                     ROTATED_BY_ANNOTATION);
+    const char *by =
+        ird_k8s_req_str(cJSON_GetObjectItemCaseSensitive(md, "annotations"), ROTATED_BY_ANNOTATION);
     if (by && strcmp(by, st->incident) == 0 && st->conflicts == 0) {
         /* Rotated for this incident already (a re-issued step): not again. */
         cJSON *o = cJSON_CreateObject();
@@ -286,8 +291,8 @@ static void get_secret(struct k8s_op *op)
     struct rotate *st = op->state;
     struct ird_k8s_request req = {0};
     struct ird_err err = {{0}};
-    int rc = ird_k8s_secret_get(st->ns, cJSON_GetArrayItem(st->names, st->idx)->valuestring, &req,
-                                &err);
+    int rc =
+        ird_k8s_secret_get(st->ns, cJSON_GetArrayItem(st->names, st->idx)->valuestring, &req, &err);
     if (rc < 0) {
         k8s_fail_err(op, rc, &err);
         return;
@@ -327,7 +332,8 @@ static void on_pod(struct k8s_op *op, const struct k8s_resp *r)
         return;
     }
     const cJSON *it;
-    cJSON_ArrayForEach(it, names) add_name(st->names, it->valuestring);
+    cJSON_ArrayForEach(it, names)
+        add_name(st->names, it->valuestring);
     cJSON_Delete(names);
     rotate_next(op);
 }
@@ -367,7 +373,8 @@ int ird_k8s_act_rotate_secrets(struct ird_action_call *call)
         return 0;
     }
     if (!st->secret && !mounted) {
-        k8s_fail(op, "say which Secrets to rotate: secret = \"<name>\" or mounted_by_target = true");
+        k8s_fail(op,
+                 "say which Secrets to rotate: secret = \"<name>\" or mounted_by_target = true");
         return 0;
     }
     if (mounted && !st->pod) {

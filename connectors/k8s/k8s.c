@@ -101,8 +101,10 @@ static const struct ird_param_spec event_params[] = {
 };
 /* clang-format on */
 
-#define ACTION(verb, desc, mut, params, fn)                                                       \
-    {verb, desc, mut, params, COUNT(params), fn, ird_k8s_act_cancel}
+#define ACTION(verb, desc, mut, params, fn)                                                        \
+    {                                                                                              \
+        verb, desc, mut, params, COUNT(params), fn, ird_k8s_act_cancel                             \
+    }
 
 static const struct ird_action_spec k8s_actions[] = {
     ACTION("isolate_pod",
@@ -153,9 +155,12 @@ struct inst_cfg {
 
 #define CFG(f) offsetof(struct inst_cfg, f)
 static const struct key_spec inst_keys[] = {
-    {"kubeconfig", KEY_STRING, CFG(kubeconfig)},     {"context", KEY_STRING, CFG(context)},
-    {"in_cluster", KEY_BOOL, CFG(in_cluster)},       {"server_dry_run", KEY_BOOL, CFG(server_dry_run)},
-    {"timeout", KEY_DURATION, CFG(timeout)},         {"namespace", KEY_STRING, CFG(namespace_)},
+    {"kubeconfig", KEY_STRING, CFG(kubeconfig)},
+    {"context", KEY_STRING, CFG(context)},
+    {"in_cluster", KEY_BOOL, CFG(in_cluster)},
+    {"server_dry_run", KEY_BOOL, CFG(server_dry_run)},
+    {"timeout", KEY_DURATION, CFG(timeout)},
+    {"namespace", KEY_STRING, CFG(namespace_)},
     {"evidence_dir", KEY_STRING, CFG(evidence_dir)},
 };
 
@@ -224,8 +229,8 @@ static void instance_destroy(struct ird_k8s_instance *in)
     free(in);
 }
 
-int ird_k8s_instance_new(uv_loop_t *loop, const char *name, const config_setting_t *cfg,
-                         void **ret, struct ird_err *err)
+int ird_k8s_instance_new(uv_loop_t *loop, const char *name, const config_setting_t *cfg, void **ret,
+                         struct ird_err *err)
 {
     if (!loop || !ret)
         return ird_err_set(err, -EINVAL, "connectors.k8s: no loop");

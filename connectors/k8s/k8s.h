@@ -76,8 +76,8 @@ struct ird_k8s_instance {
  * *ret (a struct ird_k8s_instance) or a negative errno with
  * "file:line: connectors.k8s.<name>.<key>: message" in err; *ret untouched.
  * A credentials warning (insecure TLS and the like) is logged here once. */
-int ird_k8s_instance_new(uv_loop_t *loop, const char *name, const config_setting_t *cfg,
-                         void **ret, struct ird_err *err);
+int ird_k8s_instance_new(uv_loop_t *loop, const char *name, const config_setting_t *cfg, void **ret,
+                         struct ird_err *err);
 
 /* instance_free: closes the HTTP client (asynchronous: its handles close on
  * later loop turns, so the caller must keep running the loop until it has no
@@ -95,14 +95,14 @@ struct k8s_op;
 
 /* An answer from the API, valid during the step function only. */
 struct k8s_resp {
-    long code;                 /* HTTP status; 0 for a planned, unsent mutation */
-    bool planned;              /* dry-run: recorded, not sent */
-    const char *body;          /* raw bytes (not NUL-terminated when len is 0) */
+    long code;        /* HTTP status; 0 for a planned, unsent mutation */
+    bool planned;     /* dry-run: recorded, not sent */
+    const char *body; /* raw bytes (not NUL-terminated when len is 0) */
     size_t body_len;
-    const cJSON *json;         /* body parsed as JSON, or NULL */
-    struct ird_k8s_status st;  /* filled for non-2xx answers */
+    const cJSON *json;        /* body parsed as JSON, or NULL */
+    struct ird_k8s_status st; /* filled for non-2xx answers */
     enum ird_k8s_verdict verdict;
-    int64_t retry_after_ms;    /* -1 when none */
+    int64_t retry_after_ms; /* -1 when none */
 };
 
 typedef void (*k8s_step_fn)(struct k8s_op *op, const struct k8s_resp *resp);
@@ -110,10 +110,10 @@ typedef void (*k8s_step_fn)(struct k8s_op *op, const struct k8s_resp *resp);
 struct k8s_op {
     struct ird_action_call *call;
     struct ird_k8s_instance *inst;
-    cJSON *result;          /* handed to the engine with the answer */
-    void *state;            /* the action's */
+    cJSON *result; /* handed to the engine with the answer */
+    void *state;   /* the action's */
     void (*state_free)(void *state);
-    size_t max_response;    /* 0: the client's default */
+    size_t max_response; /* 0: the client's default */
     /* pipeline internals */
     struct ird_k8s_request req;
     bool req_mutates;

@@ -258,16 +258,14 @@ static const char *jstr(const cJSON *o, const char *key)
 static int step_done(sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
+/* Statements come from the store's cache: compiled once per connection. */
 static sqlite3_stmt *prep(sqlite3 *db, const char *sql)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return NULL;
-    return st;
+    return ird_store_stmt(db, sql);
 }
 
 static int timeline_add(sqlite3 *db, const char *incident, int64_t at, const char *kind,
@@ -278,7 +276,7 @@ static int timeline_add(sqlite3 *db, const char *incident, int64_t at, const cha
     sqlite3_stmt *st =
         prep(db, "INSERT INTO timeline(incident_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)");
     if (!st || !text) {
-        sqlite3_finalize(st);
+        sqlite3_reset(st);
         cJSON_free(text);
         return -EIO;
     }
@@ -318,7 +316,7 @@ static int find_incident(sqlite3 *db, const char *key, char *id, size_t idlen, c
     } else {
         rc = rc == SQLITE_DONE ? -ENOENT : -EIO;
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc;
 }
 
@@ -327,11 +325,11 @@ static int open_incident(sqlite3 *db, struct intake_job *j, const char *key, con
 {
     sqlite3_stmt *st = prep(db, "SELECT COALESCE(MAX(rowid), 0) + 1 FROM incidents");
     if (!st || sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_finalize(st);
+        sqlite3_reset(st);
         return -EIO;
     }
     sqlite3_int64 seq = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     /* inc-<UTC date>-<sequence>: readable, and a valid part of a Kubernetes
      * name, since playbooks name objects after incidents. */
     time_t secs = (time_t)(j->now_ms / 1000);
@@ -389,7 +387,7 @@ static int upsert_alert(sqlite3 *db, struct intake_job *j, const char *incident,
     if (step == SQLITE_ROW) {
         sqlite3_int64 rowid = sqlite3_column_int64(st, 0);
         *ret_changed = strcmp((const char *)sqlite3_column_text(st, 1), status) != 0;
-        sqlite3_finalize(st);
+        sqlite3_reset(st);
         st = prep(db, "UPDATE alerts SET status = ?2, severity = ?3, last_seen = ?4, "
                       "received = received + 1, alert = ?5 WHERE id = ?1");
         if (!st)
@@ -397,7 +395,7 @@ static int upsert_alert(sqlite3 *db, struct intake_job *j, const char *incident,
         sqlite3_bind_int64(st, 1, rowid);
     } else if (step == SQLITE_DONE) {
         *ret_changed = true;
-        sqlite3_finalize(st);
+        sqlite3_reset(st);
         st = prep(db, "INSERT INTO alerts(incident_id, source, dedup_key, status, severity, "
                       "first_seen, last_seen, alert) VALUES (?1, ?6, ?7, ?2, ?3, ?4, ?4, ?5)");
         if (!st)
@@ -406,7 +404,7 @@ static int upsert_alert(sqlite3 *db, struct intake_job *j, const char *incident,
         sqlite3_bind_text(st, 6, j->source, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 7, dedup, -1, SQLITE_STATIC);
     } else {
-        sqlite3_finalize(st);
+        sqlite3_reset(st);
         goto out;
     }
     sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);

@@ -142,8 +142,8 @@ static int apply(sqlite3 *db, void *data)
                 return -EIO;
             continue;
         }
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(db, s->sql, -1, &st, NULL) != SQLITE_OK)
+        sqlite3_stmt *st = ird_store_stmt(db, s->sql);
+        if (!st)
             return -EIO;
         for (size_t k = 0; k < s->nvals; k++) {
             const struct val *v = &s->vals[k];
@@ -157,7 +157,7 @@ static int apply(sqlite3 *db, void *data)
         }
         int rc = sqlite3_step(st);
         s->changes = sqlite3_changes(db);
-        sqlite3_finalize(st);
+        sqlite3_reset(st);
         if (rc != SQLITE_DONE && rc != SQLITE_ROW)
             return -EIO;
     }

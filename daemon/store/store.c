@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,7 @@ static const char *const migrations[] = {
     "WHERE incident_id IS NOT NULL AND triggered_by IN ('alert', 'incident.resolved');"
     "CREATE INDEX runs_incident ON runs(incident_id);"
     "CREATE INDEX runs_created ON runs(created_at DESC);"
+    "CREATE INDEX incidents_key ON incidents(key);" /* rowid is implied */
     "CREATE INDEX runs_unfinished ON runs(state) WHERE finished_at IS NULL;"
     "CREATE TABLE steps ("
     "  run_id TEXT NOT NULL REFERENCES runs(id),"
@@ -122,6 +124,52 @@ static const char *const migrations[] = {
 int ird_store_schema_version(void)
 {
     return NMIGRATIONS;
+}
+
+/* ---- statement cache (writer connections only) ------------------------------ */
+
+#define STMT_SLOTS 128
+
+static struct {
+    sqlite3 *db;
+    const char *sql;
+    sqlite3_stmt *stmt;
+} stmt_cache[STMT_SLOTS];
+
+sqlite3_stmt *ird_store_stmt(sqlite3 *db, const char *sql)
+{
+    size_t h = (((uintptr_t)sql >> 3) ^ ((uintptr_t)db >> 4)) % STMT_SLOTS;
+    for (size_t i = 0; i < STMT_SLOTS; i++) {
+        size_t k = (h + i) % STMT_SLOTS;
+        if (stmt_cache[k].db == db && stmt_cache[k].sql == sql) {
+            sqlite3_reset(stmt_cache[k].stmt);
+            sqlite3_clear_bindings(stmt_cache[k].stmt);
+            return stmt_cache[k].stmt;
+        }
+        if (!stmt_cache[k].db) {
+            sqlite3_stmt *st = NULL;
+            if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
+                return NULL;
+            stmt_cache[k].db = db;
+            stmt_cache[k].sql = sql;
+            stmt_cache[k].stmt = st;
+            return st;
+        }
+    }
+    /* Full (more distinct statements than slots): callers still work, slower. */
+    sqlite3_stmt *st = NULL;
+    return sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK ? st : NULL;
+}
+
+static void stmt_cache_drop(sqlite3 *db)
+{
+    for (size_t k = 0; k < STMT_SLOTS; k++)
+        if (stmt_cache[k].db == db) {
+            sqlite3_finalize(stmt_cache[k].stmt);
+            stmt_cache[k].db = NULL;
+            stmt_cache[k].sql = NULL;
+            stmt_cache[k].stmt = NULL;
+        }
 }
 
 struct job {
@@ -210,6 +258,13 @@ static int migrate(sqlite3 *db, const char *path, struct ird_err *err)
 
 struct ird_store *ird_store_open(uv_loop_t *loop, const char *state_dir, struct ird_err *err)
 {
+    /* Memory statistics take a global mutex on every allocation; ird does
+     * not read them. Only possible before SQLite initializes. */
+    static bool configured;
+    if (!configured) {
+        sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+        configured = true;
+    }
     if (mkdir(state_dir, 0750) != 0 && errno != EEXIST) {
         ird_err_set(err, -errno, "state_dir %s: cannot create: %s", state_dir, strerror(errno));
         return NULL;
@@ -382,6 +437,7 @@ static void on_idle_closed(uv_handle_t *h)
     void *data = s->close_data;
     sqlite3_close(s->reader);
     /* Fold the WAL back into the database so a copied ird.db is complete. */
+    stmt_cache_drop(s->writer);
     sqlite3_exec(s->writer, "PRAGMA wal_checkpoint(TRUNCATE);", NULL, NULL, NULL);
     sqlite3_close(s->writer);
     free(s);

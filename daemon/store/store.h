@@ -34,6 +34,13 @@ struct ird_store *ird_store_open(uv_loop_t *loop, const char *state_dir, struct 
  * when the store is closing (done is not called). */
 int ird_store_submit(struct ird_store *s, ird_store_apply_fn apply, ird_store_done_fn done,
                      void *data);
+/* A prepared statement for the write connection, from a cache, for apply
+ * functions (writer thread). sql must be a string literal: its address is
+ * the key. The statement comes reset with its bindings cleared; use it, then
+ * sqlite3_reset() it (a SELECT keeps a read open until then); never finalize
+ * it. NULL when the SQL does not compile. */
+sqlite3_stmt *ird_store_stmt(sqlite3 *db, const char *sql);
+
 /* The read connection, for the loop thread only. */
 sqlite3 *ird_store_reader(struct ird_store *s);
 /* Jobs queued or being committed. */
