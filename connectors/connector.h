@@ -110,11 +110,13 @@ struct ird_action_spec {
 struct ird_connector_ops {
     const char *name;          /* "k8s" */
     const char *description;
-    /* Build an instance from its config group (NULL for a type that needs no
-     * config, e.g. test). Errors name file:line. */
+    /* Build an instance from its config group (NULL when the config has
+     * none). state_dir is the daemon's (evidence and other files live under
+     * it). Errors name file:line. */
     int (*instance_new)(uv_loop_t *loop, const char *name, const config_setting_t *cfg,
-                        void **ret_instance, struct ird_err *err);
-    /* Free an instance with no call in flight. May be NULL. */
+                        const char *state_dir, void **ret_instance, struct ird_err *err);
+    /* Free an instance with no call in flight. Closing may finish on later
+     * loop turns: keep the loop running until it has no handles. May be NULL. */
     void (*instance_free)(void *instance);
     const struct ird_action_spec *actions;
     size_t nactions;

@@ -229,8 +229,8 @@ static void instance_destroy(struct ird_k8s_instance *in)
     free(in);
 }
 
-int ird_k8s_instance_new(uv_loop_t *loop, const char *name, const config_setting_t *cfg, void **ret,
-                         struct ird_err *err)
+int ird_k8s_instance_new(uv_loop_t *loop, const char *name, const config_setting_t *cfg,
+                         const char *state_dir, void **ret, struct ird_err *err)
 {
     if (!loop || !ret)
         return ird_err_set(err, -EINVAL, "connectors.k8s: no loop");
@@ -245,7 +245,9 @@ int ird_k8s_instance_new(uv_loop_t *loop, const char *name, const config_setting
         return ird_err_set(err, -ENOMEM, "out of memory");
     in->loop = loop;
     in->name = strdup(name);
-    in->evidence_dir = strdup(c.evidence_dir ? c.evidence_dir : IRD_K8S_EVIDENCE_DIR_DEFAULT);
+    char evidence[4096];
+    snprintf(evidence, sizeof(evidence), "%s/evidence", state_dir ? state_dir : "./state");
+    in->evidence_dir = strdup(c.evidence_dir ? c.evidence_dir : evidence);
     in->namespace_ = c.namespace_ ? strdup(c.namespace_) : NULL;
     in->server_dry_run = c.server_dry_run;
     in->timeout_ms = IRD_K8S_TIMEOUT_MS_DEFAULT;

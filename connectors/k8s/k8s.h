@@ -55,7 +55,6 @@
 extern const struct ird_connector_ops ird_connector_k8s;
 
 #define IRD_K8S_TIMEOUT_MS_DEFAULT   10000
-#define IRD_K8S_EVIDENCE_DIR_DEFAULT "./state/evidence"
 /* 409 Conflict on an update: re-GET and re-apply at most this many times. */
 #define IRD_K8S_CONFLICT_RETRIES 5
 
@@ -76,8 +75,8 @@ struct ird_k8s_instance {
  * *ret (a struct ird_k8s_instance) or a negative errno with
  * "file:line: connectors.k8s.<name>.<key>: message" in err; *ret untouched.
  * A credentials warning (insecure TLS and the like) is logged here once. */
-int ird_k8s_instance_new(uv_loop_t *loop, const char *name, const config_setting_t *cfg, void **ret,
-                         struct ird_err *err);
+int ird_k8s_instance_new(uv_loop_t *loop, const char *name, const config_setting_t *cfg,
+                         const char *state_dir, void **ret, struct ird_err *err);
 
 /* instance_free: closes the HTTP client (asynchronous: its handles close on
  * later loop turns, so the caller must keep running the loop until it has no

@@ -345,9 +345,10 @@ static void test_cancel(struct ird_action_call *call)
 /* The test connector takes no settings: a NULL or empty group. The instance
  * is a copy of its name (freed by instance_free). */
 static int test_instance_new(uv_loop_t *loop, const char *name, const config_setting_t *cfg,
-                             void **ret_instance, struct ird_err *err)
+                             const char *state_dir, void **ret_instance, struct ird_err *err)
 {
     (void)loop;
+    (void)state_dir;
     if (cfg && (config_setting_type(cfg) != CONFIG_TYPE_GROUP || config_setting_length(cfg) > 0)) {
         const char *file = config_setting_source_file(cfg);
         return ird_err_set(err, -EINVAL,

@@ -55,7 +55,8 @@ struct run {
     uv_timer_t timer; /* timeout, backoff, approval timeout */
     bool timer_closed;
     bool cancel_requested;
-    bool persisting; /* a store job for this run is in flight */
+    bool persisting;    /* a store job for this run is in flight */
+    char *guard_reason; /* a guard refused the current call */
 };
 
 struct ird_engine {
@@ -76,6 +77,8 @@ struct ird_engine {
 };
 
 static void run_next(struct run *r);
+static void instances_free(struct ird_engine *e);
+static void step_park(struct run *r, enum run_state state, const char *why, bool announce);
 static void run_finish(struct run *r, enum run_state state, const char *error);
 static void step_dispatch(struct run *r);
 
@@ -171,11 +174,17 @@ static void run_free(struct run *r)
     free(r->triggered_by);
     free(r->approved_by);
     free(r->forced_by);
+    free(r->guard_reason);
     free(r);
-    if (e->closing && e->nruns == 0 && e->close_cb) {
-        void (*cb)(void *) = e->close_cb;
-        e->close_cb = NULL;
-        cb(e->close_data);
+    if (e->closing && e->nruns == 0) {
+        /* No call in flight: instances may close (their handles finish
+         * closing on the loop, which is still running). */
+        instances_free(e);
+        if (e->close_cb) {
+            void (*cb)(void *) = e->close_cb;
+            e->close_cb = NULL;
+            cb(e->close_data);
+        }
     }
 }
 
@@ -623,10 +632,16 @@ static int engine_guard(struct ird_action_call *call, const struct ird_guard_tar
     if (r->forced_by || !r->e->guards)
         return 0;
     const char *guard = NULL;
-    return ird_guards_check(r->e->guards, r->incident_id ? r->incident_id : r->id, target,
-                            ird_clock_now_ms(),
-                            r->pb->guard_max_targets > 0 ? (int)r->pb->guard_max_targets : 0,
-                            &guard, err);
+    int rc = ird_guards_check(r->e->guards, r->incident_id ? r->incident_id : r->id, target,
+                              ird_clock_now_ms(),
+                              r->pb->guard_max_targets > 0 ? (int)r->pb->guard_max_targets : 0,
+                              &guard, err);
+    if (rc == -EPERM) {
+        /* The connector fails the call; the engine parks the run as blocked. */
+        free(r->guard_reason);
+        r->guard_reason = strdup(err && err->msg[0] ? err->msg : "blocked by a guard");
+    }
+    return rc;
 }
 
 static void instance_for(struct ird_engine *e, const struct ird_step *s, void **ret)
@@ -719,6 +734,14 @@ static void on_call_done(struct ird_action_call *call, enum ird_action_status st
         labels_for(labels, sizeof(labels), "action", s->action, "outcome", "succeeded");
         ird_metrics_add("ird_actions_total", labels, 1);
         persist(r, q, advance);
+        return;
+    }
+    if (r->guard_reason) {
+        char *why = r->guard_reason;
+        r->guard_reason = NULL;
+        cJSON_Delete(result);
+        step_park(r, RUN_BLOCKED, why, true);
+        free(why);
         return;
     }
     char msg[512];
@@ -1103,18 +1126,6 @@ struct ird_engine *ird_engine_new(uv_loop_t *loop, struct ird_store *store)
     e->opts.retry_base_ms = 1000;
     e->opts.retry_cap_ms = 30000;
     e->opts.max_runs = 10000;
-    /* One default instance of every connector type that needs no config. */
-    e->instances = calloc(ird_nconnectors ? ird_nconnectors : 1, sizeof(*e->instances));
-    for (size_t i = 0; e->instances && i < ird_nconnectors; i++) {
-        const struct ird_connector_ops *t = ird_connectors[i];
-        void *h = NULL;
-        if (t->instance_new && t->instance_new(loop, "default", NULL, &h, NULL) != 0)
-            continue;
-        e->instances[e->ninstances].type = t;
-        e->instances[e->ninstances].name = strdup("default");
-        e->instances[e->ninstances].handle = h;
-        e->ninstances++;
-    }
     static const double buckets[] = {0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30};
     ird_metrics_define("ird_runs_total", IRD_METRIC_COUNTER,
                        "Playbook runs by playbook and outcome (started, succeeded, failed, cancelled).",
@@ -1129,6 +1140,159 @@ struct ird_engine *ird_engine_new(uv_loop_t *loop, struct ird_store *store)
     ird_metrics_define("ird_guard_blocks_total", IRD_METRIC_COUNTER, "Steps a guard blocked.", NULL, 0);
     ird_metrics_define_gauge_fn("ird_runs_in_flight", "Runs in memory: running or waiting.", gauge_runs, e);
     return e;
+}
+
+/* ---- connector instances ------------------------------------------------------------ */
+
+/* Call fn for every instance c defines: each group under connectors.<type>,
+ * and "default" of every type (with no config unless the file has one). */
+static int each_instance(const struct ird_config *c,
+                         int (*fn)(const struct ird_connector_ops *t, const char *name,
+                                   const config_setting_t *cfg, void *data),
+                         void *data, struct ird_diags *diags)
+{
+    const config_setting_t *all = config_lookup(&c->doc, "connectors");
+    int bad = 0;
+    for (int i = 0; all && i < config_setting_length(all); i++) {
+        const config_setting_t *group = config_setting_get_elem(all, (unsigned)i);
+        const char *type = config_setting_name(group);
+        if (!ird_connector_find(type)) {
+            struct ird_buf known = IRD_BUF_INIT;
+            for (size_t k = 0; k < ird_nconnectors; k++)
+                ird_buf_printf(&known, "%s%s", k ? ", " : "", ird_connectors[k]->name);
+            ird_diag_at(diags, group, "connectors.%s: unknown connector type (known: %s)", type,
+                        known.data ? known.data : "");
+            ird_buf_free(&known);
+            bad = 1;
+        } else if (!config_setting_is_group(group)) {
+            ird_diag_at(diags, group, "connectors.%s: expected a group of instances { name = { ... }; }",
+                        type);
+            bad = 1;
+        }
+    }
+    if (bad)
+        return -EINVAL;
+    for (size_t k = 0; k < ird_nconnectors; k++) {
+        const struct ird_connector_ops *t = ird_connectors[k];
+        char path[64];
+        snprintf(path, sizeof(path), "connectors.%s", t->name);
+        const config_setting_t *group = config_lookup(&c->doc, path);
+        bool has_default = group && config_setting_get_member(group, "default");
+        if (!has_default && fn(t, "default", NULL, data))
+            bad = 1;
+        for (int i = 0; group && i < config_setting_length(group); i++) {
+            const config_setting_t *inst = config_setting_get_elem(group, (unsigned)i);
+            if (fn(t, config_setting_name(inst), inst, data))
+                bad = 1;
+        }
+    }
+    return bad ? -EINVAL : 0;
+}
+
+struct build_ctx {
+    struct ird_engine *e;
+    const char *state_dir;
+    struct ird_err *err;
+};
+
+static int build_instance(const struct ird_connector_ops *t, const char *name,
+                          const config_setting_t *cfg, void *data)
+{
+    struct build_ctx *b = data;
+    struct ird_engine *e = b->e;
+    void *h = NULL;
+    if (t->instance_new && t->instance_new(e->loop, name, cfg, b->state_dir, &h, b->err) != 0)
+        return -EINVAL;
+    struct instance *v = realloc(e->instances, (e->ninstances + 1) * sizeof(*v));
+    if (!v) {
+        if (t->instance_free)
+            t->instance_free(h);
+        return -ENOMEM;
+    }
+    e->instances = v;
+    v[e->ninstances].type = t;
+    v[e->ninstances].name = strdup(name);
+    v[e->ninstances].handle = h;
+    e->ninstances++;
+    return 0;
+}
+
+int ird_engine_connect(struct ird_engine *e, const struct ird_config *c, struct ird_err *err)
+{
+    struct ird_diags diags = {IRD_BUF_INIT, 0};
+    struct build_ctx b = {e, c->state_dir, err};
+    int rc = each_instance(c, build_instance, &b, &diags);
+    if (diags.count)
+        ird_err_set(err, -EINVAL, "%s", diags.text.data);
+    ird_diags_free(&diags);
+    return rc;
+}
+
+struct check_ctx {
+    uv_loop_t *loop;
+    const char *state_dir;
+    struct ird_diags *diags;
+};
+
+static int check_instance(const struct ird_connector_ops *t, const char *name,
+                          const config_setting_t *cfg, void *data)
+{
+    struct check_ctx *k = data;
+    void *h = NULL;
+    struct ird_err err = {{0}};
+    if (t->instance_new && t->instance_new(k->loop, name, cfg, k->state_dir, &h, &err) != 0) {
+        ird_diag_add(k->diags, NULL, 0, "%s", err.msg);
+        return -EINVAL;
+    }
+    if (t->instance_free)
+        t->instance_free(h);
+    return 0;
+}
+
+void ird_connectors_check(const struct ird_config *c, struct ird_diags *diags)
+{
+    uv_loop_t loop;
+    if (uv_loop_init(&loop) != 0)
+        return;
+    struct check_ctx k = {&loop, c->state_dir, diags};
+    each_instance(c, check_instance, &k, diags);
+    uv_run(&loop, UV_RUN_DEFAULT); /* let instances finish closing */
+    uv_loop_close(&loop);
+}
+
+struct names_ctx {
+    struct ird_playbook_instance *out;
+    size_t max, n;
+};
+
+static int add_name(const struct ird_connector_ops *t, const char *name,
+                    const config_setting_t *cfg, void *data)
+{
+    (void)cfg;
+    struct names_ctx *n = data;
+    if (n->n < n->max)
+        n->out[n->n++] = (struct ird_playbook_instance){t->name, name};
+    return 0;
+}
+
+size_t ird_connectors_names(const struct ird_config *c, struct ird_playbook_instance *out,
+                            size_t max)
+{
+    struct names_ctx n = {out, max, 0};
+    each_instance(c, add_name, &n, NULL);
+    return n.n;
+}
+
+static void instances_free(struct ird_engine *e)
+{
+    for (size_t i = 0; i < e->ninstances; i++) {
+        if (e->instances[i].type->instance_free)
+            e->instances[i].type->instance_free(e->instances[i].handle);
+        free(e->instances[i].name);
+    }
+    free(e->instances);
+    e->instances = NULL;
+    e->ninstances = 0;
 }
 
 int ird_engine_configure(struct ird_engine *e, struct ird_playbook_set *set,
@@ -1173,9 +1337,12 @@ void ird_engine_close(struct ird_engine *e, void (*close_cb)(void *), void *data
             run_release(r);
         }
     }
-    if (e->nruns == 0 && e->close_cb) {
-        e->close_cb = NULL;
-        close_cb(data);
+    if (e->nruns == 0) {
+        instances_free(e);
+        if (e->close_cb) {
+            e->close_cb = NULL;
+            close_cb(data);
+        }
     }
 }
 
@@ -1183,12 +1350,7 @@ void ird_engine_free(struct ird_engine *e)
 {
     if (!e)
         return;
-    for (size_t i = 0; i < e->ninstances; i++) {
-        if (e->instances[i].type->instance_free)
-            e->instances[i].type->instance_free(e->instances[i].handle);
-        free(e->instances[i].name);
-    }
-    free(e->instances);
+    instances_free(e);
     set_unref(e->set);
     ird_guards_free(e->guards);
     free(e);

@@ -47,6 +47,14 @@ struct ird_engine *ird_engine_new(uv_loop_t *loop, struct ird_store *store);
  * in flight keep the set they started with). opts are copied. */
 int ird_engine_configure(struct ird_engine *e, struct ird_playbook_set *set,
                          struct ird_guards *guards, const struct ird_engine_opts *opts);
+/* Build the connector instances c defines (connectors.<type>.<name>, and a
+ * "default" of every type). Once, at start: connectors change on restart. */
+int ird_engine_connect(struct ird_engine *e, const struct ird_config *c, struct ird_err *err);
+/* Validate connectors.* by building and freeing every instance (ird check). */
+void ird_connectors_check(const struct ird_config *c, struct ird_diags *diags);
+/* The instance names playbooks may use, for the loader; returns the count. */
+size_t ird_connectors_names(const struct ird_config *c, struct ird_playbook_instance *out,
+                            size_t max);
 /* Pick up runs a previous process left unfinished. Call once, after
  * configure, before alerts arrive. */
 int ird_engine_resume(struct ird_engine *e, struct ird_err *err);

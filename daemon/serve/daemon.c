@@ -190,17 +190,14 @@ static void apply_logging(const struct ird_config *c)
     ird_log_setup(level, format);
 }
 
-/* Connector instances playbooks may name: "default" of every type for now. */
-static void playbook_context(struct ird_playbook_context *ctx, struct ird_playbook_instance *inst,
-                             size_t max)
+/* What playbooks may name: the connector instances of the config. */
+static void playbook_context(const struct ird_config *c, struct ird_playbook_context *ctx,
+                             struct ird_playbook_instance *inst, size_t max)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < ird_nconnectors && n < max; i++)
-        inst[n++] = (struct ird_playbook_instance){ird_connectors[i]->name, "default"};
     ctx->policies = NULL;
     ctx->npolicies = 0;
     ctx->instances = inst;
-    ctx->ninstances = n;
+    ctx->ninstances = ird_connectors_names(c, inst, max);
 }
 
 int ird_daemon_load(const char *config_path, struct ird_loaded *ret, struct ird_diags *diags)
@@ -219,9 +216,10 @@ int ird_daemon_load(const char *config_path, struct ird_loaded *ret, struct ird_
     const char *own = getenv("POD_NAMESPACE");
     if (ret->guards && own && *own)
         ird_guards_protect_namespace(ret->guards, own);
-    struct ird_playbook_instance inst[32];
+    ird_connectors_check(ret->config, diags);
+    struct ird_playbook_instance inst[64];
     struct ird_playbook_context ctx;
-    playbook_context(&ctx, inst, 32);
+    playbook_context(ret->config, &ctx, inst, 64);
     ird_playbooks_load(ret->config->playbooks_dir, &ctx, &ret->playbooks, diags);
     if (diags->count) {
         ird_loaded_free(ret);
@@ -427,6 +425,10 @@ int ird_daemon_run(const char *config_path, bool force_dry_run)
     loaded.playbooks = NULL; /* the engine's now */
     loaded.guards = NULL;
     ird_intake_set_listener(d.intake, ird_engine_on_incident, d.engine);
+    if (ird_engine_connect(d.engine, d.config, &err)) {
+        ird_log(IRD_LOG_ERROR, "cannot set up connectors", IRD_LS("reason", err.msg));
+        goto out_store;
+    }
     if (ird_engine_resume(d.engine, &err)) {
         ird_log(IRD_LOG_ERROR, "cannot resume runs", IRD_LS("reason", err.msg));
         goto out_store;
