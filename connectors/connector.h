@@ -120,6 +120,9 @@ struct ird_connector_ops {
     void (*instance_free)(void *instance);
     const struct ird_action_spec *actions;
     size_t nactions;
+    /* Whether the instance can do its job now (for /readyz): 0, or a negative
+     * errno with the reason. May be NULL (always healthy). */
+    int (*health)(void *instance, int64_t now_ms, struct ird_err *err);
 };
 
 /* The table of connector types (connectors/registry.c). */

@@ -150,6 +150,7 @@ struct key_spec {
 
 struct inst_cfg {
     const char *kubeconfig, *context, *timeout, *namespace_, *evidence_dir;
+    const char *unreachable_after, *probe_interval;
     bool in_cluster, server_dry_run;
 };
 
@@ -162,6 +163,8 @@ static const struct key_spec inst_keys[] = {
     {"timeout", KEY_DURATION, CFG(timeout)},
     {"namespace", KEY_STRING, CFG(namespace_)},
     {"evidence_dir", KEY_STRING, CFG(evidence_dir)},
+    {"unreachable_after", KEY_DURATION, CFG(unreachable_after)},
+    {"probe_interval", KEY_DURATION, CFG(probe_interval)},
 };
 
 static int cfg_error(struct ird_err *err, int rc, const config_setting_t *s, const char *inst,
@@ -189,7 +192,8 @@ static int cfg_read(const config_setting_t *cfg, const char *name, struct inst_c
         if (!k)
             return cfg_error(err, -EINVAL, s, name, key,
                              "unknown key (known: kubeconfig, context, in_cluster, "
-                             "server_dry_run, timeout, namespace, evidence_dir)");
+                             "server_dry_run, timeout, namespace, evidence_dir, "
+                             "unreachable_after, probe_interval)");
         char *field = (char *)out + k->offset;
         if (k->type == KEY_BOOL) {
             if (config_setting_type(s) != CONFIG_TYPE_BOOL)
@@ -220,6 +224,7 @@ static int cfg_read(const config_setting_t *cfg, const char *name, struct inst_c
 
 static void instance_destroy(struct ird_k8s_instance *in)
 {
+    k8s_probe_stop(in);
     if (!in)
         return;
     ird_k8s_credentials_free(in->creds);
@@ -253,6 +258,12 @@ int ird_k8s_instance_new(uv_loop_t *loop, const char *name, const config_setting
     in->timeout_ms = IRD_K8S_TIMEOUT_MS_DEFAULT;
     if (c.timeout)
         ird_duration_parse(c.timeout, &in->timeout_ms);
+    in->unreachable_after_ms = IRD_K8S_UNREACHABLE_AFTER_MS_DEFAULT;
+    if (c.unreachable_after)
+        ird_duration_parse(c.unreachable_after, &in->unreachable_after_ms);
+    in->probe_interval_ms = IRD_K8S_PROBE_INTERVAL_MS_DEFAULT;
+    if (c.probe_interval)
+        ird_duration_parse(c.probe_interval, &in->probe_interval_ms);
     if (gethostname(in->hostname, sizeof(in->hostname) - 1) < 0 || !in->hostname[0])
         snprintf(in->hostname, sizeof(in->hostname), "ird");
     if (!in->name || !in->evidence_dir || (c.namespace_ && !in->namespace_)) {
@@ -285,6 +296,7 @@ int ird_k8s_instance_new(uv_loop_t *loop, const char *name, const config_setting
             return ird_err_set(err, -ENOMEM, "connectors.k8s.%s: cannot set up the HTTP client",
                                name);
         }
+        k8s_probe_start(in);
     }
     *ret = in;
     return 0;
@@ -320,6 +332,7 @@ void ird_k8s_instance_close(void *inst, void (*cb)(void *data), void *data)
     struct ird_k8s_instance *in = inst;
     if (!in)
         return;
+    k8s_probe_stop(in); /* before the client goes: its call is cancelled first */
     struct close_ctx *cc = cb ? calloc(1, sizeof(*cc)) : NULL;
     if (cc) {
         cc->cb = cb;
@@ -346,6 +359,7 @@ const struct ird_connector_ops ird_connector_k8s = {
     .description = "Kubernetes: quarantine, Secret rotation, evidence, workloads and nodes",
     .instance_new = ird_k8s_instance_new,
     .instance_free = ird_k8s_instance_free,
+    .health = k8s_health,
     .actions = k8s_actions,
     .nactions = COUNT(k8s_actions),
 };
@@ -589,10 +603,13 @@ static void on_http(int status, const struct ird_http_response *hr, const char *
         return;
     }
     if (status < 0) {
+        k8s_reachability(op->inst, false,
+                         curl_error && curl_error[0] ? curl_error : ird_strerror(status));
         k8s_retry(op, -1, "%s %s: %s", op->req.method, op->req.path,
                   curl_error && curl_error[0] ? curl_error : ird_strerror(status));
         return;
     }
+    k8s_reachability(op->inst, hr->status < 500, "the API server answered 5xx");
     struct k8s_resp r = {.code = hr->status, .body = hr->body.data, .body_len = hr->body.len};
     r.retry_after_ms = hr->retry_after_ms;
     cJSON *json = NULL;

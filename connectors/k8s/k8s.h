@@ -68,7 +68,26 @@ struct ird_k8s_instance {
     char *namespace_; /* NULL: the credentials' namespace */
     char *evidence_dir;
     char hostname[128]; /* reportingInstance of k8s.event */
+    /* Reachability, for /readyz (probe.c). */
+    int64_t unreachable_after_ms;
+    int64_t probe_interval_ms;
+    int64_t unreachable_since_ms; /* 0 while reachable */
+    char last_error[200];
+    struct k8s_probe *probe;
 };
+
+#define IRD_K8S_UNREACHABLE_AFTER_MS_DEFAULT 60000
+#define IRD_K8S_PROBE_INTERVAL_MS_DEFAULT 10000
+
+struct k8s_probe;
+/* Probe the API server (GET /version) every probe_interval; stop frees it. */
+void k8s_probe_start(struct ird_k8s_instance *in);
+void k8s_probe_stop(struct ird_k8s_instance *in);
+/* Note an answer (reachable) or a failure to get one. */
+void k8s_reachability(struct ird_k8s_instance *in, bool reachable, const char *error);
+/* The connector's health hook: -EHOSTUNREACH with a reason once the API
+ * server has been unreachable for longer than unreachable_after. */
+int k8s_health(void *instance, int64_t now_ms, struct ird_err *err);
 
 /* Build an instance from its config group (the connector's instance_new).
  * cfg NULL gives an unconfigured instance (see top). Returns 0 and

@@ -1316,6 +1316,20 @@ size_t ird_engine_runs_in_flight(const struct ird_engine *e)
     return e->nruns;
 }
 
+int ird_engine_health(const struct ird_engine *e, struct ird_err *err)
+{
+    int64_t now = ird_clock_now_ms();
+    for (size_t i = 0; i < e->ninstances; i++) {
+        const struct instance *in = &e->instances[i];
+        if (in->type->health) {
+            int rc = in->type->health(in->handle, now, err);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
 const struct ird_playbook_set *ird_engine_playbooks(const struct ird_engine *e)
 {
     return e->set ? e->set->set : NULL;

@@ -81,6 +81,9 @@ int ird_engine_approve(struct ird_engine *e, const char *run_id, const char *ste
 int ird_engine_cancel(struct ird_engine *e, const char *run_id, const char *actor,
                       struct ird_err *err);
 size_t ird_engine_runs_in_flight(const struct ird_engine *e);
+/* 0 when every connector instance can work (the API servers it talks to
+ * are reachable), else the first problem (for /readyz). */
+int ird_engine_health(const struct ird_engine *e, struct ird_err *err);
 /* The playbooks new runs use (NULL before configure). */
 const struct ird_playbook_set *ird_engine_playbooks(const struct ird_engine *e);
 /* Stop starting work; close timers. close_cb runs when the engine holds no

@@ -247,6 +247,10 @@ static int on_headers_complete(llhttp_t *p)
     r->query = q ? q + 1 : "";
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > lim->body_bytes)
         return refuse(c, 413, "the request body is larger than the limit");
+    /* The size is known and allowed: one allocation for the whole body. */
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0 &&
+        ird_buf_reserve(&r->body, (size_t)p->content_length))
+        return refuse(c, 503, "out of memory");
     const char *expect = ird_http_header_get(r->headers, r->nheaders, "Expect");
     if (expect) {
         if (strcasecmp(expect, "100-continue") != 0)
@@ -419,8 +423,7 @@ struct write_req {
     uv_write_t req;
     struct ird_http_conn *conn;
     bool ends_response; /* the connection moves on when this write completes */
-    size_t len;
-    char data[];
+    char *data;         /* owned */
 };
 
 static void on_shutdown(uv_shutdown_t *req, int status)
@@ -463,6 +466,7 @@ static void on_write(uv_write_t *req, int status)
     struct write_req *w = (struct write_req *)req;
     struct ird_http_conn *c = w->conn;
     bool ends = w->ends_response;
+    free(w->data);
     free(w);
     if (status < 0) {
         conn_close(c);
@@ -472,21 +476,22 @@ static void on_write(uv_write_t *req, int status)
         after_response(c);
 }
 
-static void write_bytes(struct ird_http_conn *c, const char *data, size_t len, bool ends_response)
+/* Write data (taken: freed once written) on c. */
+static void write_owned(struct ird_http_conn *c, char *data, size_t len, bool ends_response)
 {
-    if (c->state == CONN_CLOSING)
-        return;
-    struct write_req *w = malloc(sizeof(*w) + len);
+    struct write_req *w = c->state == CONN_CLOSING ? NULL : malloc(sizeof(*w));
     if (!w) {
-        conn_close(c);
+        free(data);
+        if (c->state != CONN_CLOSING)
+            conn_close(c);
         return;
     }
     w->conn = c;
     w->ends_response = ends_response;
-    w->len = len;
-    memcpy(w->data, data, len);
-    uv_buf_t b = uv_buf_init(w->data, (unsigned)len);
+    w->data = data;
+    uv_buf_t b = uv_buf_init(data, (unsigned)len);
     if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) < 0) {
+        free(data);
         free(w);
         conn_close(c);
     }
@@ -494,7 +499,13 @@ static void write_bytes(struct ird_http_conn *c, const char *data, size_t len, b
 
 static void write_raw(struct ird_http_conn *c, const char *data, size_t len)
 {
-    write_bytes(c, data, len, false);
+    char *copy = malloc(len);
+    if (!copy) {
+        conn_close(c);
+        return;
+    }
+    memcpy(copy, data, len);
+    write_owned(c, copy, len, false);
 }
 
 /* The short "error" word of a request the server refuses by itself. */
@@ -575,14 +586,20 @@ void ird_http_respond(struct ird_http_request *req, int status, const char *cont
     if (s->shutting_down)
         c->close_after = true;
     struct ird_buf out = IRD_BUF_INIT;
+    ird_buf_reserve(&out, 192 + len);
     ird_buf_printf(&out, "HTTP/1.1 %d %s\r\n", status, ird_http_status_text(status));
-    if (content_type)
-        ird_buf_printf(&out, "Content-Type: %s\r\n", content_type);
+    if (content_type) {
+        ird_buf_puts(&out, "Content-Type: ");
+        ird_buf_puts(&out, content_type);
+        ird_buf_puts(&out, "\r\n");
+    }
     ird_buf_printf(&out, "Content-Length: %zu\r\n", len);
     if (c->close_after)
         ird_buf_puts(&out, "Connection: close\r\n");
-    for (const char *const *h = extra_headers; h && *h; h++)
-        ird_buf_printf(&out, "%s\r\n", *h);
+    for (const char *const *h = extra_headers; h && *h; h++) {
+        ird_buf_puts(&out, *h);
+        ird_buf_puts(&out, "\r\n");
+    }
     ird_buf_puts(&out, "\r\n");
     if (!head && len)
         ird_buf_append(&out, body, len);
@@ -602,11 +619,12 @@ void ird_http_respond(struct ird_http_request *req, int status, const char *cont
     }
     c->state = CONN_WRITING;
     request_clear(c);
-    if (out.data)
-        write_bytes(c, out.data, out.len, true);
-    else
+    if (out.data) {
+        size_t n = out.len;
+        write_owned(c, ird_buf_steal(&out), n, true);
+    } else {
         conn_close(c);
-    ird_buf_free(&out);
+    }
 }
 
 void ird_http_respond_error(struct ird_http_request *req, int status, const char *error,

@@ -53,6 +53,13 @@ bool ird_daemon_ready(const struct ird_daemon *d, const char **ret_reason)
         *ret_reason = "shutting down";
         return false;
     }
+    /* In dry-run nothing is mutated, so an unreachable cluster is no reason
+     * to take ird out of service. */
+    static struct ird_err err;
+    if (!ird_daemon_dry_run(d) && d->engine && ird_engine_health(d->engine, &err)) {
+        *ret_reason = err.msg;
+        return false;
+    }
     return true;
 }
 
