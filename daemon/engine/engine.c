@@ -112,6 +112,17 @@ static int64_t backoff_ms(struct ird_engine *e, unsigned attempt)
     return ceiling > 0 ? (int64_t)(next_random(e) % (uint64_t)(ceiling + 1)) : 0;
 }
 
+/* "300ms", "45s", "15m": a duration as a person wrote it. */
+static void format_duration(int64_t ms, char *out, size_t len)
+{
+    if (ms % 60000 == 0 && ms >= 60000)
+        snprintf(out, len, "%lldm", (long long)(ms / 60000));
+    else if (ms % 1000 == 0 && ms >= 1000)
+        snprintf(out, len, "%llds", (long long)(ms / 1000));
+    else
+        snprintf(out, len, "%lldms", (long long)ms);
+}
+
 static void labels_for(char *out, size_t len, const char *key, const char *v, const char *key2,
                        const char *v2)
 {
@@ -778,8 +789,9 @@ static void on_approval_timeout(uv_timer_t *t)
     const struct ird_step *s = cur_step(r);
     int64_t now = ird_clock_now_ms();
     struct ird_sqlq *q = ird_sqlq_new();
-    char msg[200];
-    snprintf(msg, sizeof(msg), "no approval within %llds", (long long)(r->pb->approval_timeout_ms / 1000));
+    char msg[200], within[32];
+    format_duration(r->pb->approval_timeout_ms, within, sizeof(within));
+    snprintf(msg, sizeof(msg), "no approval within %s", within);
     add_step_row(q, r, "failed", msg, NULL, now, true);
     if (r->pb->on_approval_timeout == IRD_APPROVAL_TIMEOUT_ESCALATE)
         escalate(r, q, now, msg);
@@ -790,6 +802,13 @@ static void on_approval_timeout(uv_timer_t *t)
     ird_sqlq_audit(q, now, "engine", "run.finished", r->id, NULL);
     count_run(r, "failed");
     persist(r, q, NULL);
+}
+
+/* Stored as waiting: the run stays in memory for approve, cancel or its
+ * approval timeout. */
+static void stay_parked(struct run *r)
+{
+    (void)r;
 }
 
 /* Park the run on its current step: waiting for approval, or blocked. */
@@ -823,9 +842,7 @@ static void step_park(struct run *r, enum run_state state, const char *why, bool
         ird_metrics_add("ird_guard_blocks_total", "", 1);
     }
     timeline(q, r, now, state == RUN_WAITING ? "step.waiting_approval" : "step.blocked", d);
-    persist(r, q, NULL);
-    /* persist(NULL) releases the run from memory; keep it: it waits here. */
-    r->persisting = true;
+    persist(r, q, stay_parked);
     if (state == RUN_WAITING && r->pb->approval_timeout_ms > 0)
         uv_timer_start(&r->timer, on_approval_timeout, (uint64_t)r->pb->approval_timeout_ms, 0);
 }
@@ -898,12 +915,29 @@ static void run_next(struct run *r)
 
 /* ---- approvals and cancel ------------------------------------------------------------- */
 
+/* A run not in memory: unknown (-ENOENT), or finished (-EALREADY). */
+static int not_in_flight(struct ird_engine *e, const char *run_id, const char *what,
+                         struct ird_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = ird_err_set(err, -ENOENT, "no run %s", run_id);
+    if (sqlite3_prepare_v2(ird_store_reader(e->store), "SELECT state FROM runs WHERE id = ?1", -1,
+                           &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            rc = ird_err_set(err, -EALREADY, "run %s is %s, %s", run_id,
+                             (const char *)sqlite3_column_text(st, 0), what);
+        sqlite3_finalize(st);
+    }
+    return rc;
+}
+
 int ird_engine_approve(struct ird_engine *e, const char *run_id, const char *step, bool force,
                        const char *actor, struct ird_err *err)
 {
     struct run *r = run_find(e, run_id);
     if (!r)
-        return ird_err_set(err, -ENOENT, "run %s is not waiting for anything", run_id);
+        return not_in_flight(e, run_id, "not waiting for approval", err);
     if (r->state != RUN_WAITING && r->state != RUN_BLOCKED)
         return ird_err_set(err, -EALREADY, "run %s is %s, not waiting for approval", run_id,
                            run_state_names[r->state]);
@@ -939,7 +973,7 @@ int ird_engine_cancel(struct ird_engine *e, const char *run_id, const char *acto
 {
     struct run *r = run_find(e, run_id);
     if (!r)
-        return ird_err_set(err, -ENOENT, "run %s is not in flight", run_id);
+        return not_in_flight(e, run_id, "not in flight", err);
     if (r->state != RUN_RUNNING && r->state != RUN_WAITING && r->state != RUN_BLOCKED)
         return ird_err_set(err, -EALREADY, "run %s is already %s", run_id, run_state_names[r->state]);
     int64_t now = ird_clock_now_ms();
