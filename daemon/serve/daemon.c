@@ -16,6 +16,7 @@
 #include "engine/playbook.h"
 #include "intake/intake.h"
 #include "net/router.h"
+#include "store/sqlq.h"
 
 static void handle_healthz(struct ird_http_request *req, void *data);
 static void handle_readyz(struct ird_http_request *req, void *data);
@@ -315,6 +316,17 @@ static void reload(struct ird_daemon *d)
     ird_http_server_set_limits(d->webhooks, &c->http);
     ird_http_server_set_limits(d->api_server, &c->http);
     ird_metrics_add("ird_config_reloads_total", "result=\"ok\"", 1);
+    struct ird_sqlq *q = ird_sqlq_new();
+    cJSON *detail = cJSON_CreateObject();
+    cJSON_AddStringToObject(detail, "config", d->config_path ? d->config_path : "(defaults)");
+    cJSON_AddNumberToObject(detail, "playbooks",
+                            (double)ird_playbook_set_count(ird_engine_playbooks(d->engine)));
+    if (q && ird_sqlq_audit(q, ird_clock_now_ms(), "signal:SIGHUP", "config.reloaded",
+                            d->config_path ? d->config_path : "", detail) == 0)
+        ird_sqlq_submit(d->store, q, NULL, NULL);
+    else
+        ird_sqlq_free(q);
+    cJSON_Delete(detail);
     ird_log(IRD_LOG_INFO, "config reloaded", IRD_LS("config", d->config_path ? d->config_path : "(defaults)"));
 }
 

@@ -114,6 +114,21 @@ class AuditTest(IrdTestCase):
         self.assertEqual(code, 1)
         self.assertIn("401", err)
 
+    def test_3b_reload_is_audited(self):
+        import signal
+        start = len(self.ird.drain_logs())
+        self.ird.signal(signal.SIGHUP)
+        self.ird.wait_log(lambda l: l.get("msg") == "config reloaded", start=start)
+        deadline = time.time() + 5
+        while True:
+            recs = self.records("--kind", "config.reloaded")["records"]
+            if recs or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(len(recs), 1, recs)
+        self.assertEqual(recs[0]["actor"], "signal:SIGHUP")
+        self.assertEqual(recs[0]["subject"], self.ird.config)
+
     def test_4_verify_then_tamper(self):
         n = len(self.records()["records"])
         code, out, err = run_ird("audit", "verify", "-c", self.ird.config)
