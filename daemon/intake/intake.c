@@ -370,9 +370,7 @@ static int open_incident(sqlite3 *db, struct intake_job *j, const char *key, con
 static int upsert_alert(sqlite3 *db, struct intake_job *j, const char *incident, const cJSON *alert,
                         bool *ret_changed)
 {
-    char *json = cJSON_PrintUnformatted(alert);
-    if (!json)
-        return -ENOMEM;
+    char *json = NULL;
     const char *dedup = jstr(alert, "id");
     const char *status = jstr(alert, "status");
     sqlite3_stmt *st = prep(db, "SELECT id, status FROM alerts WHERE incident_id = ?1 AND "
@@ -388,6 +386,19 @@ static int upsert_alert(sqlite3 *db, struct intake_job *j, const char *incident,
         sqlite3_int64 rowid = sqlite3_column_int64(st, 0);
         *ret_changed = strcmp((const char *)sqlite3_column_text(st, 1), status) != 0;
         sqlite3_reset(st);
+        if (!*ret_changed) {
+            /* A repeat (senders resend on every interval): count it; the
+             * stored alert stays the one of its last status change. */
+            st = prep(db, "UPDATE alerts SET severity = ?2, last_seen = ?3, "
+                          "received = received + 1 WHERE id = ?1");
+            if (!st)
+                goto out;
+            sqlite3_bind_int64(st, 1, rowid);
+            sqlite3_bind_text(st, 2, jstr(alert, "severity"), -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 3, j->now_ms);
+            rc = step_done(st);
+            goto out;
+        }
         st = prep(db, "UPDATE alerts SET status = ?2, severity = ?3, last_seen = ?4, "
                       "received = received + 1, alert = ?5 WHERE id = ?1");
         if (!st)
@@ -405,6 +416,11 @@ static int upsert_alert(sqlite3 *db, struct intake_job *j, const char *incident,
         sqlite3_bind_text(st, 7, dedup, -1, SQLITE_STATIC);
     } else {
         sqlite3_reset(st);
+        goto out;
+    }
+    json = cJSON_PrintUnformatted(alert);
+    if (!json) {
+        rc = -ENOMEM;
         goto out;
     }
     sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);

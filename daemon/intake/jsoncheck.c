@@ -144,9 +144,11 @@ static int note_rewrite(struct scan *sc, size_t at)
     return 0;
 }
 
+/* Copy input to the output; a no-op in the first, validating pass (no out). */
 static void emit(struct scan *sc, size_t from, size_t n)
 {
-    memcpy(sc->out + sc->olen, sc->in + from, n);
+    if (sc->out)
+        memcpy(sc->out + sc->olen, sc->in + from, n);
     sc->olen += n;
 }
 
@@ -170,6 +172,13 @@ static int scan_string(struct scan *sc, size_t *i, size_t max_string, struct ird
         if (j >= sc->len)
             return ird_err_set(err, -EINVAL, "malformed JSON at byte %zu", start);
         unsigned char b = sc->in[j];
+        if (b >= 0x20 && b < 0x80 && b != '"' && b != '\\') {
+            /* Plain ASCII, the common case: no decoding needed. */
+            if (++j - start - 1 > max_string)
+                return ird_err_set(err, -EINVAL, "string longer than %zu bytes at byte %zu",
+                                   max_string, start);
+            continue;
+        }
         if (b == '"')
             break;
         if (b == '\\') {
@@ -210,9 +219,13 @@ static int scan_number(struct scan *sc, size_t *i)
         int rc = note_rewrite(sc, start);
         if (rc)
             return rc;
-        sc->out[sc->olen++] = '"';
+        if (sc->out)
+            sc->out[sc->olen] = '"';
+        sc->olen++;
         emit(sc, start, n);
-        sc->out[sc->olen++] = '"';
+        if (sc->out)
+            sc->out[sc->olen] = '"';
+        sc->olen++;
     } else {
         emit(sc, start, n);
     }
@@ -252,7 +265,8 @@ static int scan_body(struct scan *sc, int max_depth, size_t max_string, struct i
         if (rc)
             return rc;
     }
-    sc->out[sc->olen] = '\0';
+    if (sc->out)
+        sc->out[sc->olen] = '\0';
     return 0;
 }
 
@@ -265,20 +279,34 @@ int ird_jsoncheck_parse(const char *body, size_t len, int max_depth, size_t max_
         max_string = IRD_JSONCHECK_DEFAULT_STRING;
     if (!body)
         len = 0;
-    /* Each rewrite adds two quotes to an integer of at least 16 digits. */
-    size_t cap = len + 2 * (len / 16 + 1) + 1;
-    struct scan sc = {(const unsigned char *)body, len, malloc(cap), 0, NULL, 0, 0};
-    if (!sc.out)
-        return ird_err_set(err, -ENOMEM, "out of memory");
+    /* First pass: validate, and find integers to rewrite. Only when there
+     * are some is a rewritten copy made (second pass); else cJSON reads the
+     * body as it is. */
+    struct scan sc = {(const unsigned char *)body, len, NULL, 0, NULL, 0, 0};
     int rc = scan_body(&sc, max_depth, max_string, err);
+    const char *text = body;
+    size_t tlen = len;
+    if (rc == 0 && sc.nrewrites > 0) {
+        /* Each rewrite adds two quotes. */
+        sc.out = malloc(len + 2 * sc.nrewrites + 1);
+        if (!sc.out) {
+            free(sc.rewrites);
+            return ird_err_set(err, -ENOMEM, "out of memory");
+        }
+        sc.olen = 0;
+        sc.nrewrites = 0;
+        rc = scan_body(&sc, max_depth, max_string, err);
+        text = sc.out;
+        tlen = sc.olen;
+    }
     if (rc == 0) {
         const char *end = NULL;
-        cJSON *root = cJSON_ParseWithLengthOpts(sc.out, sc.olen, &end, 0);
-        size_t pos = end ? (size_t)(end - sc.out) : 0;
+        cJSON *root = cJSON_ParseWithLengthOpts(text, tlen, &end, 0);
+        size_t pos = end ? (size_t)(end - text) : 0;
         if (root) {
-            while (pos < sc.olen && strchr(" \t\r\n", sc.out[pos]))
+            while (pos < tlen && strchr(" \t\r\n", text[pos]))
                 pos++;
-            if (pos < sc.olen) {
+            if (pos < tlen) {
                 cJSON_Delete(root);
                 root = NULL;
             }

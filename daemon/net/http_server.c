@@ -121,7 +121,12 @@ static void request_clear(struct ird_http_conn *c)
     for (size_t i = 0; i < r->nparams; i++)
         free(r->params[i]);
     r->nparams = 0;
-    ird_buf_free(&r->body);
+    /* The body buffer is kept for the connection's next request (a large
+     * allocation per request is what malloc handles worst), unless big. */
+    if (r->body.cap > 65536)
+        ird_buf_free(&r->body);
+    else
+        ird_buf_reset(&r->body);
     r->route = NULL;
     r->user = NULL;
     ird_buf_reset(&c->url);
@@ -306,6 +311,7 @@ static void conn_free(struct ird_http_conn *c)
         c->next->prev = c->prev;
     s->nconns--;
     request_clear(c);
+    ird_buf_free(&c->req.body);
     free(c->req.headers);
     ird_buf_free(&c->in);
     ird_buf_free(&c->url);

@@ -306,6 +306,24 @@ guards = { max_targets_per_incident = 10; };
         self.assertIsNone(self.fake.get_object("pods", "prod", "web-3"))
         self.assertEqual([s["approved_by"] for s in run["steps"]], [None, "api:admin", "api:admin"])
 
+    # -- approve: contain-leaked-credentials -------------------------------------------
+    def test_leaked_credentials_rotate_only_once_approved(self):
+        old = self.fake.get_object("secrets", "prod", "sec-5")["data"]["token"]
+        inc = self.post("falco", falco("Find AWS Credentials", "prod", "web-5", priority="Warning"))
+        run, = self.runs_of(inc)
+        self.assertEqual(run["playbook"], "contain-leaked-credentials")
+        run = self.wait_run(run["id"], ("waiting_approval",))
+        self.assertEqual(self.step(run, "evidence")["state"], "succeeded")
+        self.assertEqual(self.step(run, "rotate")["state"], "waiting_approval")
+        self.assertEqual(self.fake.get_object("secrets", "prod", "sec-5")["data"]["token"], old)
+
+        code, out, err = self.cli("approve", run["id"], "rotate")
+        self.assertEqual(code, 0, out + err)
+        run = self.wait_run(run["id"], ("succeeded", "failed", "blocked"))
+        self.assertEqual(run["state"], "succeeded", json.dumps(run)[:4000])
+        self.assertNotEqual(self.fake.get_object("secrets", "prod", "sec-5")["data"]["token"], old)
+        self.assertEqual(self.step(run, "rotate")["result"]["secrets"], [{"name": "sec-5", "keys": ["token"]}])
+
     # -- manual: on-call with the CLI --------------------------------------------------
     def test_on_call_quarantines_and_releases_a_pod_by_hand(self):
         inc = self.post("alertmanager", alertmanager("PodLooksOdd", "prod", "web-4", severity="warning"))
