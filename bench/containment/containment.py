@@ -10,16 +10,19 @@
                       GET /_fake/requests). Alert i of the load is pod
                       miner-<i>; a phase is the alerts FIRST..FIRST+COUNT-1.
 
-Segments, every one from a timestamp ird or the fake wrote (ms):
-  np_post    alerts.first_seen -> the fake receives POST .../networkpolicies
-             for the incident (the fake's time.time() on arrival)
-  isolate    alerts.first_seen -> steps.started_at of the isolate_pod step
-  intake     alerts.first_seen -> runs.created_at
-  engine     the engine's own gaps: created -> first step started, plus
-             previous step finished -> isolate step started
-  connector  time inside actions before the POST: the first step's
-             started_at -> finished_at, plus isolate started -> POST arrival
-             (ird's HTTP client and the fake's answers)"""
+Segments, every one from a timestamp ird or the fake wrote (ms); the fake
+stamps a request when its handler starts (time.time()):
+  np_post  alerts.first_seen -> the fake receives POST .../networkpolicies
+           for the incident: the whole latency; np_post = ird + calls
+  isolate  alerts.first_seen -> steps.started_at of the isolate_pod step
+  intake   alerts.first_seen -> runs.created_at
+  ird      ird's own share: intake, then for every step up to isolate_pod
+           the gap from the previous step's end (or the run's creation) to
+           the step's start, plus the step's start to its first API
+           request arriving at the fake (the step's store commit, the call)
+  calls    the rest: from each step's first API request to the step's end,
+           and for isolate_pod to the POST (the fake's answers, ird's HTTP
+           client and connector work in between, evidence files included)"""
 
 import json
 import sqlite3
@@ -62,47 +65,76 @@ def report(db_path, requests_path, phases):
         reqs = json.load(f)
     if isinstance(reqs, dict):
         reqs = reqs.get("requests", [])
-    np_post = {}
+    np_post, pod_reqs = {}, {}
     for r in reqs:
+        t = r["time"] * 1000.0
         if r["method"] == "POST" and r["path"].endswith("/networkpolicies") and isinstance(r.get("body"), dict):
             inc = r["body"].get("metadata", {}).get("labels", {}).get("ird.io/incident")
             if inc and r.get("status") in (200, 201, 409):
-                np_post.setdefault(inc, r["time"] * 1000.0)
-    rows = db.execute(
-        "SELECT i.pod, i.id, a.first_seen, r.created_at, r.state, "
-        "  (SELECT started_at FROM steps WHERE run_id = r.id AND action = 'k8s.isolate_pod'), "
-        "  (SELECT idx FROM steps WHERE run_id = r.id AND action = 'k8s.isolate_pod'), r.id "
-        "FROM incidents i JOIN alerts a ON a.incident_id = i.id "
-        "LEFT JOIN runs r ON r.incident_id = i.id AND r.phase = 'main'").fetchall()
+                np_post.setdefault(inc, t)
+        parts = r["path"].split("/")
+        if "pods" in parts and parts.index("pods") + 1 < len(parts):
+            pod_reqs.setdefault(parts[parts.index("pods") + 1], []).append(t)
+    for v in pod_reqs.values():
+        v.sort()
     steps = {}
-    for run_id, idx, started, finished in db.execute(
-            "SELECT run_id, idx, started_at, finished_at FROM steps"):
-        steps[(run_id, idx)] = (started, finished)
+    for run_id, idx, action, started, finished in db.execute(
+            "SELECT run_id, idx, action, started_at, finished_at FROM steps"):
+        steps.setdefault(run_id, {})[idx] = (action, started, finished)
     by_pod = {}
-    for pod, inc, seen, created, state, iso_started, iso_idx, run_id in rows:
-        if not pod.startswith("miner-"):
-            continue
-        by_pod[int(pod[6:])] = (inc, seen, created, state, iso_started, iso_idx, run_id)
+    for pod, inc, seen, created, run_id in db.execute(
+            "SELECT i.pod, i.id, a.first_seen, r.created_at, r.id FROM incidents i "
+            "JOIN alerts a ON a.incident_id = i.id "
+            "LEFT JOIN runs r ON r.incident_id = i.id AND r.phase = 'main'"):
+        if pod.startswith("miner-"):
+            by_pod[int(pod[6:])] = (pod, inc, seen, created, steps.get(run_id, {}))
+
+    def first_after(pod, t):
+        for x in pod_reqs.get(pod, []):
+            if x >= t - 1.0:  # ird's stamps are whole milliseconds
+                return x
+        return None
+
     bad = 0
     for name, first, count in phases:
-        seg = {k: [] for k in ("np_post", "isolate", "intake", "engine", "connector")}
+        seg = {k: [] for k in ("np_post", "isolate", "intake", "ird", "calls")}
         missing = []
         for i in range(first, first + count):
             row = by_pod.get(i)
-            if not row or row[4] is None or row[0] not in np_post:
+            if not row or row[3] is None or row[1] not in np_post:
                 missing.append(i)
                 continue
-            inc, seen, created, state, iso_started, iso_idx, run_id = row
+            pod, inc, seen, created, st = row
+            iso = [k for k, v in st.items() if v[0] == "k8s.isolate_pod"]
+            if not iso:
+                missing.append(i)
+                continue
             post = np_post[inc]
-            first_step = steps.get((run_id, 0), (None, None))
-            prev = steps.get((run_id, iso_idx - 1), (None, None)) if iso_idx else (created, created)
+            # Walk the steps up to the isolate step: the time between steps and
+            # before each step's first API request is ird's; from that request
+            # to the step's end (or to the POST) is spent in API calls.
+            ird = created - seen
+            calls = 0.0
+            prev_end = created
+            ok = True
+            for k in range(iso[0] + 1):
+                _, started, finished = st[k]
+                req = first_after(pod, started)
+                end = post if k == iso[0] else finished
+                if started is None or req is None or end is None or req > end + 1.0:
+                    ok = False
+                    break
+                ird += (started - prev_end) + (req - started)
+                calls += end - req
+                prev_end = finished
+            if not ok:
+                missing.append(i)
+                continue
             seg["np_post"].append(post - seen)
-            seg["isolate"].append(iso_started - seen)
+            seg["isolate"].append(st[iso[0]][1] - seen)
             seg["intake"].append(created - seen)
-            engine = (first_step[0] - created) + (iso_started - prev[1]) if iso_idx else first_step[0] - created
-            seg["engine"].append(engine)
-            conn = (post - iso_started) + ((first_step[1] - first_step[0]) if iso_idx else 0)
-            seg["connector"].append(conn)
+            seg["ird"].append(ird)
+            seg["calls"].append(calls)
         for k in seg:
             seg[k].sort()
         n = len(seg["np_post"])

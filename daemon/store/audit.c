@@ -3,6 +3,7 @@
  * encoding that is hashed is documented in audit.h and must never change for
  * existing records: a new encoding would need a new version prefix. */
 #include "store/audit.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -81,9 +82,9 @@ int ird_audit_hash(int64_t seq, int64_t at_ms, const char *actor, const char *ki
 /* The last record's seq and hash, or 0 and the genesis hash for none. */
 static int last_record(sqlite3 *db, int64_t *ret_seq, char hash[IRD_AUDIT_HASH_LEN])
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", -1, &st,
-                           NULL) != SQLITE_OK)
+    /* Appends run in store jobs: statements come from the writer's cache. */
+    sqlite3_stmt *st = ird_store_stmt(db, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
+    if (!st)
         return -EIO;
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
@@ -94,7 +95,7 @@ static int last_record(sqlite3 *db, int64_t *ret_seq, char hash[IRD_AUDIT_HASH_L
         *ret_seq = 0;
         memcpy(hash, IRD_AUDIT_GENESIS, IRD_AUDIT_HASH_LEN);
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -EIO;
 }
 
@@ -113,10 +114,8 @@ int ird_audit_append(sqlite3 *db, int64_t at_ms, const char *actor, const char *
     if (!rc)
         rc = ird_audit_hash(seq + 1, at_ms, actor, kind, subject, detail_json, prev, hash);
     sqlite3_stmt *st = NULL;
-    if (!rc && sqlite3_prepare_v2(db,
-                                  "INSERT INTO audit(seq, at, actor, kind, subject, detail, "
-                                  "prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                                  -1, &st, NULL) != SQLITE_OK)
+    if (!rc && !(st = ird_store_stmt(db, "INSERT INTO audit(seq, at, actor, kind, subject, detail, "
+                                         "prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")))
         rc = -EIO;
     if (!rc) {
         sqlite3_bind_int64(st, 1, seq + 1);
@@ -130,7 +129,7 @@ int ird_audit_append(sqlite3 *db, int64_t at_ms, const char *actor, const char *
         if (sqlite3_step(st) != SQLITE_DONE)
             rc = -EIO;
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     cJSON_free(text);
     return rc;
 }

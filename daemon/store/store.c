@@ -161,7 +161,7 @@ sqlite3_stmt *ird_store_stmt(sqlite3 *db, const char *sql)
     return sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK ? st : NULL;
 }
 
-static void stmt_cache_drop(sqlite3 *db)
+void ird_store_stmt_forget(sqlite3 *db)
 {
     for (size_t k = 0; k < STMT_SLOTS; k++)
         if (stmt_cache[k].db == db) {
@@ -437,7 +437,7 @@ static void on_idle_closed(uv_handle_t *h)
     void *data = s->close_data;
     sqlite3_close(s->reader);
     /* Fold the WAL back into the database so a copied ird.db is complete. */
-    stmt_cache_drop(s->writer);
+    ird_store_stmt_forget(s->writer);
     sqlite3_exec(s->writer, "PRAGMA wal_checkpoint(TRUNCATE);", NULL, NULL, NULL);
     sqlite3_close(s->writer);
     free(s);

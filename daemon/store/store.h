@@ -40,6 +40,9 @@ int ird_store_submit(struct ird_store *s, ird_store_apply_fn apply, ird_store_do
  * sqlite3_reset() it (a SELECT keeps a read open until then); never finalize
  * it. NULL when the SQL does not compile. */
 sqlite3_stmt *ird_store_stmt(sqlite3 *db, const char *sql);
+/* Finalize db's cached statements (before sqlite3_close of a connection that
+ * is not a store's, e.g. in tests; ird_store_close does it for its own). */
+void ird_store_stmt_forget(sqlite3 *db);
 
 /* The read connection, for the loop thread only. */
 sqlite3 *ird_store_reader(struct ird_store *s);

@@ -116,6 +116,48 @@ class LibraryTest(IrdTestCase):
         self.assertCleanExit(ird, code)
 
 
+class ActionReferenceTest(IrdTestCase):
+    """docs/playbooks.md documents every action and every parameter the loader knows."""
+
+    def check_messages(self, files):
+        with tempfile.TemporaryDirectory(prefix="ird-actions-") as tmp:
+            pdir = os.path.join(tmp, "playbooks")
+            os.makedirs(pdir)
+            for i, (action, with_) in enumerate(files):
+                with open(os.path.join(pdir, "p%02d.conf" % i), "w") as f:
+                    f.write('name = "p%02d"; mode = "manual";\n'
+                            'steps = ( { name = "s"; action = "%s"; with = { %s }; } );\n'
+                            % (i, action, with_))
+            conf = os.path.join(tmp, "ird.conf")
+            with open(conf, "w") as f:
+                f.write('playbooks_dir = "%s";\nstate_dir = "%s";\n' % (pdir, os.path.join(tmp, "state")))
+            code, out, err = run_ird("check", "-c", conf)
+        self.assertEqual(code, 1, out + err)
+        return out
+
+    def test_every_action_and_parameter_is_in_the_reference(self):
+        out = self.check_messages([("k8s.no_such_verb", ""), ("test.no_such_verb", "")])
+        actions = []
+        for conn in ("k8s", "test"):
+            m = re.search(r"known actions of %s: ([^)]*)\)" % conn, out)
+            self.assertIsNotNone(m, out)
+            actions += m.group(1).split(", ")
+        self.assertIn("k8s.isolate_pod", actions)
+        out = self.check_messages([(a, "zz_not_a_parameter = 1;") for a in actions])
+        with open(os.path.join(SOURCE_DIR, "docs", "playbooks.md"), encoding="utf-8") as f:
+            doc = f.read()
+        sections = re.split(r"^### ", doc, flags=re.M)
+        for action in actions:
+            m = re.search(r"unknown parameter of %s \(known: ([^)]*)\)" % re.escape(action), out)
+            self.assertIsNotNone(m, "%s: %s" % (action, out))
+            params = m.group(1).split(", ")
+            section = [t for t in sections if action in t.splitlines()[0]]
+            self.assertEqual(len(section), 1, "no ### heading for %s in docs/playbooks.md" % action)
+            for p in params:
+                self.assertIn("`%s`" % p, section[0],
+                              "parameter %s of %s is not in docs/playbooks.md" % (p, action))
+
+
 class ClusterTest(IrdTestCase):
     """The library against a fake API server, mutations for real (dry_run = false)."""
 
