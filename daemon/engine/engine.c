@@ -509,8 +509,8 @@ void ird_engine_on_incident(enum ird_intake_event event, const char *incident_id
         sqlite3_finalize(st);
         return;
     }
-    if (event != IRD_INTAKE_OPENED && event != IRD_INTAKE_FIRING)
-        return;
+    /* A resolved alert is matched too: playbooks that say status =
+     * "resolved" (or "any") are for it; the rest do not match it. */
     for (size_t i = 0; i < ird_playbook_set_count(set); i++) {
         const struct ird_playbook *pb = ird_playbook_set_at(set, i);
         if (pb->mode == IRD_PLAYBOOK_MANUAL || !ird_playbook_matches(pb, alert))
@@ -799,6 +799,10 @@ static void on_approval_timeout(uv_timer_t *t)
     char full[300];
     snprintf(full, sizeof(full), "step %s: %s", s->name, msg);
     add_run_row(q, r, now, full);
+    cJSON *fd = brief(r);
+    cJSON_AddStringToObject(fd, "state", "failed");
+    cJSON_AddStringToObject(fd, "error", full);
+    timeline(q, r, now, "run.finished", fd);
     ird_sqlq_audit(q, now, "engine", "run.finished", r->id, NULL);
     count_run(r, "failed");
     persist(r, q, NULL);

@@ -105,7 +105,7 @@ static const struct key_row key_rows[] = {
       1, 10000},
      parse_int,
      OFF(rate)},
-    {{"max_targets_per_incident", "int", "5",
+    {{"max_targets_per_incident", "int", "10",
       "Distinct objects (kind, namespace, name) one incident may mutate; a playbook may lower "
       "it.",
       1, 1000},
@@ -291,7 +291,7 @@ struct ird_guards *ird_guards_new(const config_setting_t *setting, struct ird_er
         return NULL;
     }
     g->rate = 30;
-    g->per_incident = 5;
+    g->per_incident = 10;
     g->per_hour = 20;
     g->label = strdup(DEFAULT_LABEL);
     int rc = g->label ? 0 : -ENOMEM;

@@ -36,7 +36,8 @@
  * with ird_guards_forget_incident() (call it when an incident is resolved) and
  * at most IRD_GUARDS_MAX_INCIDENTS incidents are remembered (past that the one
  * idle longest is forgotten). A call without an incident (incident_id NULL or
- * "", a manual run) is held to every guard but max_targets_per_incident.
+ * "") is held to every guard but max_targets_per_incident; the engine passes
+ * a manual run's id instead, so such a run is limited as its own incident.
  *
  * To add a guard: a row in the key table in guard.c (its config key), a row
  * in ird_guard_names, and its test in ird_guards_check(). */

@@ -26,8 +26,8 @@
  *   escalation  the name of a policy the caller lists in the context
  *   approval_timeout ("15m" default), on_approval_timeout ("escalate" default |
  *               "abort"): only with mode = "approve"
- *   cooldown    duration, default 0: stored for the engine, which does not
- *               start the playbook again for the same incident within it
+ *   cooldown    duration, default 0: the engine does not start the playbook
+ *               automatically on the same target (the expanded target) within it
  *   stop        bool, default false (see run order)
  *   priority    int, default 0
  *   dry_run     bool, default false

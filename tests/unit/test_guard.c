@@ -78,7 +78,7 @@ static void test_defaults(void)
     CHECK_STR(s.protected_namespaces[1], "kube-public");
     CHECK_STR(s.protected_label, "ird.io/protected");
     CHECK_INT(s.max_mutations_per_minute, 30);
-    CHECK_INT(s.max_targets_per_incident, 5);
+    CHECK_INT(s.max_targets_per_incident, 10);
     CHECK_INT(s.max_targets_per_hour, 20);
     ird_guards_free(g);
     ird_guards_free(NULL);
@@ -251,6 +251,7 @@ static void test_per_incident(void)
 {
     struct ird_err err = {{0}};
     struct ird_guards *g = load("guards = { max_mutations_per_minute = 1000;\n"
+                                "           max_targets_per_incident = 5;\n"
                                 "           max_targets_per_hour = 100; };",
                                 &err);
     CHECK(g != NULL);
@@ -392,7 +393,7 @@ static void test_remember_after_restart(void)
 {
     /* the daemon restarts ten minutes after inc-1 quarantined five pods */
     struct ird_err err = {{0}};
-    struct ird_guards *g = ird_guards_new(NULL, &err);
+    struct ird_guards *g = load("guards = { max_targets_per_incident = 5; };", &err);
     char pod[32];
     for (int i = 1; i <= 5; i++) {
         snprintf(pod, sizeof(pod), "web-%d", i);
