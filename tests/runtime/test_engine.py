@@ -316,6 +316,20 @@ class AutoModeTest(EngineTestCase):
 
 
 # ------------------------------------------------------------------------------
+class ResolvedMatchTest(EngineTestCase):
+    PLAYBOOKS = "auto"
+
+    def test_status_resolved_matches_only_the_resolution(self):
+        inc = self.ird.alert("resolution", id="r-1")
+        self.ird.sync()
+        self.assertEqual(self.ird.runs("incident=" + inc), [])
+        self.assertEqual(self.ird.alert("resolution", id="r-1", status="resolved"), inc)
+        run = self.ird.wait_run(self.ird.wait_runs(inc, 1)[0]["id"])
+        self.assertEqual(run["playbook"], "on-resolved")
+        self.assertEqual(run["state"], "succeeded")
+        self.assertEqual(steps_of(run)["note"]["result"]["message"], "resolved r-1")
+
+
 class StepsTest(EngineTestCase):
     """Retries, timeouts, on_failure, manual triggers, cancel, per-run dry-run."""
 
