@@ -41,11 +41,11 @@ enum ird_param_type {
     IRD_PARAM_STRING,
     IRD_PARAM_INT,
     IRD_PARAM_BOOL,
-    IRD_PARAM_DURATION,    /* "30s"; delivered to the action as milliseconds (int) */
+    IRD_PARAM_DURATION, /* "30s"; delivered to the action as milliseconds (int) */
     IRD_PARAM_STRING_LIST,
-    IRD_PARAM_NAMESPACE,   /* a string checked as a Kubernetes namespace name */
-    IRD_PARAM_K8S_NAME,    /* a string checked as a Kubernetes object name */
-    IRD_PARAM_OBJECT,      /* a group of string values (labels, annotations) */
+    IRD_PARAM_NAMESPACE, /* a string checked as a Kubernetes namespace name */
+    IRD_PARAM_K8S_NAME,  /* a string checked as a Kubernetes object name */
+    IRD_PARAM_OBJECT,    /* a group of string values (labels, annotations) */
 };
 
 struct ird_param_spec {
@@ -67,10 +67,10 @@ typedef void (*ird_action_done_cb)(struct ird_action_call *call, enum ird_action
 
 /* What a connector is about to mutate, for the guards. */
 struct ird_guard_target {
-    const char *kind;      /* "Pod", "NetworkPolicy", "Node", ... */
+    const char *kind;       /* "Pod", "NetworkPolicy", "Node", ... */
     const char *namespace_; /* "" for cluster-scoped */
     const char *name;
-    const cJSON *labels;   /* the object's current labels, when known */
+    const cJSON *labels; /* the object's current labels, when known */
 };
 
 /* Returns 0 to allow, or -EPERM with the reason in err. */
@@ -82,23 +82,23 @@ struct ird_action_spec;
 /* One action invocation. Owned by the engine; valid until done returns. */
 struct ird_action_call {
     const struct ird_action_spec *action;
-    void *instance;            /* the connector instance */
+    void *instance; /* the connector instance */
     uv_loop_t *loop;
-    cJSON *params;             /* expanded, type-checked parameters (engine-owned) */
-    const char *incident_id;   /* "" for a manual run without incident */
+    cJSON *params;           /* expanded, type-checked parameters (engine-owned) */
+    const char *incident_id; /* "" for a manual run without incident */
     const char *run_id;
     const char *step_name;
     bool dry_run;
-    unsigned attempt;          /* 1 for the first */
-    cJSON *planned;            /* array: ird_call_plan() appends here */
-    ird_guard_fn guard;        /* may be NULL */
+    unsigned attempt;   /* 1 for the first */
+    cJSON *planned;     /* array: ird_call_plan() appends here */
+    ird_guard_fn guard; /* may be NULL */
     ird_action_done_cb done;
-    void *engine_data;         /* the engine's, untouched by connectors */
-    void *connector_data;      /* the connector's, for the call's duration */
+    void *engine_data;    /* the engine's, untouched by connectors */
+    void *connector_data; /* the connector's, for the call's duration */
 };
 
 struct ird_action_spec {
-    const char *name;          /* verb: "isolate_pod" */
+    const char *name; /* verb: "isolate_pod" */
     const char *description;
     bool mutates;
     const struct ird_param_spec *params;
@@ -108,7 +108,7 @@ struct ird_action_spec {
 };
 
 struct ird_connector_ops {
-    const char *name;          /* "k8s" */
+    const char *name; /* "k8s" */
     const char *description;
     /* Build an instance from its config group (NULL when the config has
      * none). state_dir is the daemon's (evidence and other files live under

@@ -54,7 +54,7 @@
 
 extern const struct ird_connector_ops ird_connector_k8s;
 
-#define IRD_K8S_TIMEOUT_MS_DEFAULT   10000
+#define IRD_K8S_TIMEOUT_MS_DEFAULT 10000
 /* 409 Conflict on an update: re-GET and re-apply at most this many times. */
 #define IRD_K8S_CONFLICT_RETRIES 5
 
@@ -77,7 +77,7 @@ struct ird_k8s_instance {
 };
 
 #define IRD_K8S_UNREACHABLE_AFTER_MS_DEFAULT 60000
-#define IRD_K8S_PROBE_INTERVAL_MS_DEFAULT 10000
+#define IRD_K8S_PROBE_INTERVAL_MS_DEFAULT    10000
 
 struct k8s_probe;
 /* Probe the API server (GET /version) every probe_interval; stop frees it. */

@@ -11,7 +11,7 @@
 struct k8s_probe {
     struct ird_k8s_instance *in; /* NULL once the instance is gone */
     uv_timer_t timer;
-    struct ird_http_call *call;  /* in flight, or NULL */
+    struct ird_http_call *call; /* in flight, or NULL */
     bool timer_closed;
 };
 
@@ -42,7 +42,8 @@ static void on_probe(int status, const struct ird_http_response *resp, const cha
     p->call = NULL;
     if (p->in && status != -ECANCELED) {
         if (status < 0)
-            k8s_reachability(p->in, false, curl_error && *curl_error ? curl_error : ird_strerror(status));
+            k8s_reachability(p->in, false,
+                             curl_error && *curl_error ? curl_error : ird_strerror(status));
         else
             k8s_reachability(p->in, resp->status < 500, "the API server answered 5xx");
     }

@@ -150,8 +150,7 @@ static int add_unique(cJSON *names, const char *name)
     if (!name || !*name)
         return 0;
     const cJSON *it;
-    cJSON_ArrayForEach(it, names)
-    {
+    cJSON_ArrayForEach(it, names) {
         if (!strcmp(it->valuestring, name))
             return 0;
     }
@@ -178,17 +177,14 @@ static int container_secrets(const cJSON *containers, cJSON *names)
 {
     const cJSON *c;
     int rc = 0;
-    cJSON_ArrayForEach(c, (cJSON_IsArray(containers) ? containers : NULL))
-    {
+    cJSON_ArrayForEach(c, (cJSON_IsArray(containers) ? containers : NULL)) {
         const cJSON *e;
-        cJSON_ArrayForEach(e, array(c, "env"))
-        {
+        cJSON_ArrayForEach(e, array(c, "env")) {
             const cJSON *ref = get(get(e, "valueFrom"), "secretKeyRef");
             if (!rc)
                 rc = add_unique(names, ird_k8s_req_str(ref, "name"));
         }
-        cJSON_ArrayForEach(e, array(c, "envFrom"))
-        {
+        cJSON_ArrayForEach(e, array(c, "envFrom")) {
             if (!rc)
                 rc = add_unique(names, ird_k8s_req_str(get(e, "secretRef"), "name"));
         }
@@ -205,14 +201,12 @@ cJSON *ird_k8s_req_podspec_secret_names(const cJSON *spec)
         return NULL;
     int rc = 0;
     const cJSON *v;
-    cJSON_ArrayForEach(v, array(spec, "volumes"))
-    {
+    cJSON_ArrayForEach(v, array(spec, "volumes")) {
         if (!rc)
             rc = add_unique(names, ird_k8s_req_str(get(v, "secret"), "secretName"));
         const cJSON *sources = get(get(v, "projected"), "sources");
         const cJSON *src;
-        cJSON_ArrayForEach(src, (cJSON_IsArray(sources) ? sources : NULL))
-        {
+        cJSON_ArrayForEach(src, (cJSON_IsArray(sources) ? sources : NULL)) {
             if (!rc)
                 rc = add_unique(names, ird_k8s_req_str(get(src, "secret"), "name"));
         }

@@ -211,8 +211,7 @@ int ird_k8s_secret_rotate(const cJSON *secret, const struct ird_k8s_rotate_opts 
         }
         bool done = false;
         const cJSON *it;
-        cJSON_ArrayForEach(it, rotated)
-        {
+        cJSON_ArrayForEach(it, rotated) {
             if (!strcmp(it->valuestring, key))
                 done = true;
         }

@@ -42,8 +42,7 @@ bool ird_k8s_workload_uses_secret(const cJSON *workload, const char *name)
     cJSON *names = ird_k8s_req_podspec_secret_names(cJSON_GetObjectItemCaseSensitive(tmpl, "spec"));
     bool uses = false;
     const cJSON *it;
-    cJSON_ArrayForEach(it, names)
-    {
+    cJSON_ArrayForEach(it, names) {
         if (!strcmp(it->valuestring, name))
             uses = true;
     }

@@ -111,8 +111,7 @@ static int read_status(const cJSON *j, struct ird_k8s_status *s)
         if (!s->causes)
             return -ENOMEM;
         const cJSON *c;
-        cJSON_ArrayForEach(c, causes)
-        {
+        cJSON_ArrayForEach(c, causes) {
             if (s->n_causes == (size_t)n)
                 break;
             struct ird_k8s_cause *dst = &s->causes[s->n_causes++];

@@ -20,7 +20,6 @@ struct api_token {
     unsigned char digest[SHA256_DIGEST_LENGTH];
 };
 
-
 static const char *const role_names[] = {"none", "viewer", "responder", "admin"};
 
 static void handle_incidents(struct ird_http_request *req, void *data);
@@ -80,8 +79,8 @@ static enum ird_role role_parse(const char *s)
 
 /* Parse api.tokens into a new array; problems go to diags (when given) and
  * make the result NULL. */
-static int tokens_parse(const struct ird_config *c, struct ird_diags *diags,
-                        struct api_token **ret, size_t *ret_n)
+static int tokens_parse(const struct ird_config *c, struct ird_diags *diags, struct api_token **ret,
+                        size_t *ret_n)
 {
     *ret = NULL;
     *ret_n = 0;
@@ -100,7 +99,9 @@ static int tokens_parse(const struct ird_config *c, struct ird_diags *diags,
     if (!list)
         return bad ? -EINVAL : 0;
     if (!config_setting_is_list(list) && !config_setting_is_array(list)) {
-        ird_diag_at(diags, list, "api.tokens: expected a list ( { name = ...; role = ...; token_file = ...; } )");
+        ird_diag_at(
+            diags, list,
+            "api.tokens: expected a list ( { name = ...; role = ...; token_file = ...; } )");
         return -EINVAL;
     }
     size_t n = (size_t)config_setting_length(list);
@@ -135,8 +136,8 @@ static int tokens_parse(const struct ird_config *c, struct ird_diags *diags,
                 bad = 1;
             }
         if (!config_setting_lookup_string(e, "role", &role) || role_parse(role) == IRD_ROLE_NONE) {
-            ird_diag_at(diags, e, "api.tokens[%zu] (%s): role must be viewer, responder or admin", i,
-                        name);
+            ird_diag_at(diags, e, "api.tokens[%zu] (%s): role must be viewer, responder or admin",
+                        i, name);
             bad = 1;
             continue;
         }
@@ -221,13 +222,14 @@ int ird_api_authorize(struct ird_api *a, struct ird_http_request *req, enum ird_
     if (role == IRD_ROLE_NONE) {
         static const char *const hdr[] = {"WWW-Authenticate: Bearer realm=\"ird\"", NULL};
         ird_http_respond_error(req, 401, "unauthorized",
-                               "send Authorization: Bearer <token> with a token from api.tokens", hdr);
+                               "send Authorization: Bearer <token> with a token from api.tokens",
+                               hdr);
         return -1;
     }
     if (role < need) {
         char detail[128];
-        snprintf(detail, sizeof(detail), "this needs the %s role; the token has %s", role_names[need],
-                 role_names[role]);
+        snprintf(detail, sizeof(detail), "this needs the %s role; the token has %s",
+                 role_names[need], role_names[role]);
         ird_http_respond_error(req, 403, "forbidden", detail, NULL);
         return -1;
     }
@@ -276,7 +278,7 @@ void ird_api_add_text(cJSON *o, const char *key, sqlite3_stmt *st, int col)
 }
 
 #define INCIDENT_COLUMNS                                                                           \
-    "rowid, id, state, severity, title, source, namespace, pod, opened_at, updated_at, "        \
+    "rowid, id, state, severity, title, source, namespace, pod, opened_at, updated_at, "           \
     "acknowledged_at, acknowledged_by, resolved_at, resolved_by, alert_count"
 
 static cJSON *incident_row(sqlite3_stmt *st)
@@ -371,12 +373,11 @@ static void handle_incidents(struct ird_http_request *req, void *data)
         }
     }
     /* Constant SQL; every filter is a bound parameter. */
-    static const char sql[] =
-        "SELECT " INCIDENT_COLUMNS " FROM incidents WHERE "
-        "(?1 IS NULL OR (?1 = 'open' AND state != 'resolved') OR state = ?1) "
-        "AND (?2 IS NULL OR source = ?2) AND (?3 IS NULL OR namespace = ?3) "
-        "AND (?4 IS NULL OR severity = ?4) AND (?5 = 0 OR rowid < ?5) "
-        "ORDER BY rowid DESC LIMIT ?6";
+    static const char sql[] = "SELECT " INCIDENT_COLUMNS " FROM incidents WHERE "
+                              "(?1 IS NULL OR (?1 = 'open' AND state != 'resolved') OR state = ?1) "
+                              "AND (?2 IS NULL OR source = ?2) AND (?3 IS NULL OR namespace = ?3) "
+                              "AND (?4 IS NULL OR severity = ?4) AND (?5 = 0 OR rowid < ?5) "
+                              "ORDER BY rowid DESC LIMIT ?6";
     sqlite3 *db = ird_store_reader(a->daemon->store);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
@@ -464,9 +465,9 @@ static void handle_incident(struct ird_http_request *req, void *data)
         sqlite3_finalize(st);
     }
     cJSON *timeline = cJSON_AddArrayToObject(inc, "timeline");
-    if (sqlite3_prepare_v2(db,
-                           "SELECT at, kind, detail FROM timeline WHERE incident_id = ?1 ORDER BY id",
-                           -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(
+            db, "SELECT at, kind, detail FROM timeline WHERE incident_id = ?1 ORDER BY id", -1, &st,
+            NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, req->params[0], -1, SQLITE_TRANSIENT);
         while (sqlite3_step(st) == SQLITE_ROW) {
             cJSON *o = cJSON_CreateObject();

@@ -24,7 +24,8 @@ int ird_api_configure(struct ird_api *a, const struct ird_config *c, struct ird_
 /* The api routes; handlers take the struct ird_api as data. */
 const struct ird_route *ird_api_routes(size_t *ret_n);
 /* The role of a bearer token ("Authorization: Bearer x"), IRD_ROLE_NONE if unknown. */
-enum ird_role ird_api_role(const struct ird_api *a, const char *authorization, const char **ret_name);
+enum ird_role ird_api_role(const struct ird_api *a, const char *authorization,
+                           const char **ret_name);
 
 struct ird_http_request;
 struct ird_store;

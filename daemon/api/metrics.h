@@ -17,8 +17,8 @@ enum ird_metric_type { IRD_METRIC_COUNTER, IRD_METRIC_GAUGE, IRD_METRIC_HISTOGRA
 void ird_metrics_define(const char *name, enum ird_metric_type type, const char *help,
                         const double *buckets, size_t nbuckets);
 /* A gauge read at render time (open connections, queue depth). */
-void ird_metrics_define_gauge_fn(const char *name, const char *help,
-                                 double (*read)(void *data), void *data);
+void ird_metrics_define_gauge_fn(const char *name, const char *help, double (*read)(void *data),
+                                 void *data);
 void ird_metrics_add(const char *name, const char *labels, double v);
 void ird_metrics_set(const char *name, const char *labels, double v);
 void ird_metrics_observe(const char *name, const char *labels, double v);

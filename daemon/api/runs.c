@@ -10,7 +10,7 @@
 #include "serve/daemon.h"
 
 #define RUN_COLUMNS                                                                                \
-    "rowid, id, playbook, incident_id, phase, mode, state, dry_run, created_at, updated_at, "   \
+    "rowid, id, playbook, incident_id, phase, mode, state, dry_run, created_at, updated_at, "      \
     "finished_at, triggered_by, error"
 
 static cJSON *run_row(sqlite3_stmt *st)
@@ -58,8 +58,10 @@ void ird_api_handle_runs(struct ird_http_request *req, void *data)
     char state[32], playbook[256], incident[64], cur[32], lim[16];
     int bad = 0;
     const char *q_state = ird_api_query(req, "state", state, sizeof(state), &bad);
-    const char *q_pb = bad ? NULL : ird_api_query(req, "playbook", playbook, sizeof(playbook), &bad);
-    const char *q_inc = bad ? NULL : ird_api_query(req, "incident", incident, sizeof(incident), &bad);
+    const char *q_pb =
+        bad ? NULL : ird_api_query(req, "playbook", playbook, sizeof(playbook), &bad);
+    const char *q_inc =
+        bad ? NULL : ird_api_query(req, "incident", incident, sizeof(incident), &bad);
     const char *q_cur = bad ? NULL : ird_api_query(req, "cursor", cur, sizeof(cur), &bad);
     const char *q_lim = bad ? NULL : ird_api_query(req, "limit", lim, sizeof(lim), &bad);
     if (bad)
@@ -324,7 +326,8 @@ static void triggered(int status, const char *run_id, const char *error, void *d
 {
     struct ird_http_request *req = data;
     if (status) {
-        ird_http_respond_error(req, 503, "store unavailable", "the run was not stored; try again", NULL);
+        ird_http_respond_error(req, 503, "store unavailable", "the run was not stored; try again",
+                               NULL);
         return;
     }
     cJSON *o = cJSON_CreateObject();

@@ -19,8 +19,8 @@
 /* The command's entry (main.c's table); cli/cli.h carries the same declaration. */
 int ird_cli_audit(const struct ird_command *cmd, int argc, char **argv);
 
-#define DEFAULT_URL  "http://127.0.0.1:9411"
-#define PAGE         1000
+#define DEFAULT_URL "http://127.0.0.1:9411"
+#define PAGE        1000
 
 /* ---- verify ------------------------------------------------------------------ */
 

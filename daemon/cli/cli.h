@@ -31,8 +31,8 @@ struct ird_buf;
  * percent-encoded; body is JSON or NULL). The HTTP status, or -1 when the
  * daemon could not be reached (a message saying what to do is printed).
  * The CLI has no event loop to keep responsive: this blocks. */
-long ird_cli_request(const char *method, const char *base_url, const char *token,
-                     const char *path, const char *body, struct ird_buf *out);
+long ird_cli_request(const char *method, const char *base_url, const char *token, const char *path,
+                     const char *body, struct ird_buf *out);
 /* Print the API's {"error","detail"} for a non-2xx answer; returns exit code 1. */
 int ird_cli_api_failure(long status, const struct ird_buf *body);
 

@@ -10,7 +10,7 @@
 #include "cli/cli.h"
 #include "core/buf.h"
 
-#define DEFAULT_URL "http://127.0.0.1:9411"
+#define DEFAULT_URL  "http://127.0.0.1:9411"
 #define MAX_RESPONSE (64 * 1024 * 1024)
 
 struct client {
@@ -27,8 +27,8 @@ static size_t on_data(char *ptr, size_t size, size_t n, void *data)
     return size * n;
 }
 
-long ird_cli_request(const char *method, const char *base_url, const char *token,
-                     const char *path, const char *body, struct ird_buf *out)
+long ird_cli_request(const char *method, const char *base_url, const char *token, const char *path,
+                     const char *body, struct ird_buf *out)
 {
     CURL *h = curl_easy_init();
     if (!h)
@@ -61,8 +61,9 @@ long ird_cli_request(const char *method, const char *base_url, const char *token
     if (rc == CURLE_OK)
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     else
-        fprintf(stderr, "ird: cannot reach the daemon at %s: %s\n"
-                        "     start it with 'ird serve', or point --url / IRD_URL at its api listener\n",
+        fprintf(stderr,
+                "ird: cannot reach the daemon at %s: %s\n"
+                "     start it with 'ird serve', or point --url / IRD_URL at its api listener\n",
                 base_url, curl_easy_strerror(rc));
     curl_slist_free_all(hdrs);
     if (auth.data)
@@ -83,7 +84,8 @@ int ird_cli_api_failure(long status, const struct ird_buf *body)
     cJSON *o = body->data ? cJSON_Parse(body->data) : NULL;
     const cJSON *detail = cJSON_GetObjectItemCaseSensitive(o, "detail");
     const cJSON *error = cJSON_GetObjectItemCaseSensitive(o, "error");
-    fprintf(stderr, "ird: %ld %s%s%s\n", status, cJSON_IsString(error) ? error->valuestring : "error",
+    fprintf(stderr, "ird: %ld %s%s%s\n", status,
+            cJSON_IsString(error) ? error->valuestring : "error",
             cJSON_IsString(detail) ? ": " : "", cJSON_IsString(detail) ? detail->valuestring : "");
     if (status == 401)
         fputs("     pass a token from api.tokens with --token or IRD_TOKEN\n", stderr);
@@ -165,7 +167,7 @@ static int on_filter(int ch, const char *arg, void *data)
 int ird_cli_incidents(const struct ird_command *cmd, int argc, char **argv)
 {
     static const struct option extra[] = {
-        {"state", required_argument, NULL, 1},    {"source", required_argument, NULL, 2},
+        {"state", required_argument, NULL, 1},     {"source", required_argument, NULL, 2},
         {"namespace", required_argument, NULL, 3}, {"severity", required_argument, NULL, 4},
         {"limit", required_argument, NULL, 5},
     };
@@ -214,7 +216,8 @@ int ird_cli_incidents(const struct ird_command *cmd, int argc, char **argv)
     }
     const cJSON *next = cJSON_GetObjectItemCaseSensitive(o, "next_cursor");
     if (cJSON_IsString(next))
-        printf("(more incidents: raise --limit, or page with -o json and GET /v1/incidents?cursor=%s)\n",
+        printf("(more incidents: raise --limit, or page with -o json and GET "
+               "/v1/incidents?cursor=%s)\n",
                next->valuestring);
     cJSON_Delete(o);
     return 0;

@@ -38,8 +38,10 @@ static int parse_common(const struct ird_command *cmd, int argc, char **argv, co
                         bool *dry_run, bool *reference)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'}, {"dry-run", no_argument, NULL, 'n'},
-        {"reference", no_argument, NULL, 'r'},    {"help", no_argument, NULL, 'h'},
+        {"config", required_argument, NULL, 'c'},
+        {"dry-run", no_argument, NULL, 'n'},
+        {"reference", no_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -110,7 +112,8 @@ int ird_cli_check(const struct ird_command *cmd, int argc, char **argv)
         return 1;
     }
     printf("%s: ok (%zu playbook%s)\n", config ? config : "built-in defaults",
-           ird_playbook_set_count(l.playbooks), ird_playbook_set_count(l.playbooks) == 1 ? "" : "s");
+           ird_playbook_set_count(l.playbooks),
+           ird_playbook_set_count(l.playbooks) == 1 ? "" : "s");
     ird_diags_free(&diags);
     ird_loaded_free(&l);
     return 0;
@@ -130,7 +133,8 @@ int ird_cli_version(const struct ird_command *cmd, int argc, char **argv)
     printf("openssl %s\n", OpenSSL_version(OPENSSL_VERSION));
     printf("llhttp %d.%d.%d\n", LLHTTP_VERSION_MAJOR, LLHTTP_VERSION_MINOR, LLHTTP_VERSION_PATCH);
     printf("cjson %s\n", cJSON_Version());
-    printf("libconfig %d.%d.%d\n", LIBCONFIG_VER_MAJOR, LIBCONFIG_VER_MINOR, LIBCONFIG_VER_REVISION);
+    printf("libconfig %d.%d.%d\n", LIBCONFIG_VER_MAJOR, LIBCONFIG_VER_MINOR,
+           LIBCONFIG_VER_REVISION);
     printf("libyaml %s\n", yaml_get_version_string());
     return 0;
 }

@@ -16,31 +16,36 @@
 #include "core/clock.h"
 
 #define OFF(field) offsetof(struct ird_config, field)
-#define NOFF ((size_t)-1)
+#define NOFF       ((size_t)-1)
 
 /* Every key ird.conf accepts. Groups listed here are validated by their
  * module (intake for sources, api for api, ...). Keep etc/ird.conf and the
  * README in step: a test compares them with this table. */
 const struct ird_conf_key ird_conf_keys[] = {
     {"listen.webhooks", IRD_CONF_ADDR, "127.0.0.1:9410",
-     "Where alert senders post (`POST /v1/alerts/<source>`); health and metrics too. IPv6 as `[::1]:9410`.",
+     "Where alert senders post (`POST /v1/alerts/<source>`); health and metrics too. IPv6 as "
+     "`[::1]:9410`.",
      NULL, 0, 0, OFF(listen_webhooks)},
     {"listen.api", IRD_CONF_ADDR, "127.0.0.1:9411",
-     "The operator API (incidents, runs, playbooks, audit); keep it on loopback or a private network.",
+     "The operator API (incidents, runs, playbooks, audit); keep it on loopback or a private "
+     "network.",
      NULL, 0, 0, OFF(listen_api)},
     {"state_dir", IRD_CONF_STRING, "./state",
      "Directory for `ird.db` (SQLite, WAL) and `evidence/`; created if missing.", NULL, 0, 0,
      OFF(state_dir)},
     {"playbooks_dir", IRD_CONF_STRING, "./playbooks",
-     "Directory of playbook files (`*.conf`). Relative paths are relative to the working directory.",
+     "Directory of playbook files (`*.conf`). Relative paths are relative to the working "
+     "directory.",
      NULL, 0, 0, OFF(playbooks_dir)},
     {"dry_run", IRD_CONF_BOOL, "true",
-     "Record the calls mutating actions would make instead of making them. Off only when you mean it.",
+     "Record the calls mutating actions would make instead of making them. Off only when you mean "
+     "it.",
      NULL, 0, 0, OFF(dry_run)},
     {"log.level", IRD_CONF_ENUM, "info", "Least severe level logged.", "debug|info|warn|error", 0,
      0, OFF(log_level)},
-    {"log.format", IRD_CONF_ENUM, "text", "`text` (logfmt) or `json` (one object a line), on stderr.",
-     "text|json", 0, 0, OFF(log_format)},
+    {"log.format", IRD_CONF_ENUM, "text",
+     "`text` (logfmt) or `json` (one object a line), on stderr.", "text|json", 0, 0,
+     OFF(log_format)},
     {"limits.header_bytes", IRD_CONF_INT, "16384",
      "Most bytes of request header names and values (431 past it).", NULL, 256, 1048576,
      OFF(http.header_bytes)},
@@ -54,13 +59,14 @@ const struct ird_conf_key ird_conf_keys[] = {
     {"limits.read_timeout", IRD_CONF_DURATION, "10s",
      "Time from a request's first byte to its last (408 past it): slow clients are cut off.", NULL,
      10, 3600000, OFF(http.read_timeout_ms)},
-    {"limits.idle_timeout", IRD_CONF_DURATION, "60s", "How long an idle keep-alive connection stays open.",
-     NULL, 10, 86400000, OFF(http.idle_timeout_ms)},
+    {"limits.idle_timeout", IRD_CONF_DURATION, "60s",
+     "How long an idle keep-alive connection stays open.", NULL, 10, 86400000,
+     OFF(http.idle_timeout_ms)},
     {"limits.max_connections", IRD_CONF_INT, "1024",
      "Open connections per listener; more are answered 503 and closed.", NULL, 1, 1000000,
      OFF(http.max_connections)},
-    {"limits.json_depth", IRD_CONF_INT, "32", "Deepest JSON nesting accepted in an alert body.", NULL,
-     2, 1000, OFF(json_depth)},
+    {"limits.json_depth", IRD_CONF_INT, "32", "Deepest JSON nesting accepted in an alert body.",
+     NULL, 2, 1000, OFF(json_depth)},
     {"limits.string_bytes", IRD_CONF_INT, "65536", "Longest JSON string accepted in an alert body.",
      NULL, 64, 16777216, OFF(string_bytes)},
     {"limits.alerts_per_request", IRD_CONF_INT, "1000", "Most alerts in one request (413 past it).",
@@ -74,22 +80,26 @@ const struct ird_conf_key ird_conf_keys[] = {
     {"engine.retry_base", IRD_CONF_DURATION, "1s",
      "Backoff before a step's first retry: a random wait up to this, doubling with each attempt.",
      NULL, 0, 3600000, OFF(retry_base_ms)},
-    {"engine.retry_cap", IRD_CONF_DURATION, "30s", "The longest backoff between two attempts of a step.",
-     NULL, 0, 86400000, OFF(retry_cap_ms)},
+    {"engine.retry_cap", IRD_CONF_DURATION, "30s",
+     "The longest backoff between two attempts of a step.", NULL, 0, 86400000, OFF(retry_cap_ms)},
     {"engine.max_runs", IRD_CONF_INT, "10000",
      "Playbook runs in flight at once; past it new runs fail at once with a reason.", NULL, 1,
      10000000, OFF(max_runs)},
     {"guards", IRD_CONF_GROUP, NULL,
-     "What automation may touch: protected namespaces and label, rate and blast-radius limits. See [Guards](docs/playbooks.md#guards).",
+     "What automation may touch: protected namespaces and label, rate and blast-radius limits. See "
+     "[Guards](docs/playbooks.md#guards).",
      NULL, 0, 0, NOFF},
     {"connectors", IRD_CONF_GROUP, NULL,
-     "Connector instances: `connectors = { k8s = { default = { kubeconfig = ...; }; }; };`. See [docs/kubernetes.md](docs/kubernetes.md).",
+     "Connector instances: `connectors = { k8s = { default = { kubeconfig = ...; }; }; };`. See "
+     "[docs/kubernetes.md](docs/kubernetes.md).",
      NULL, 0, 0, NOFF},
     {"sources", IRD_CONF_GROUP, NULL,
-     "Alert senders, one group each: `type`, `auth`, and the type's own keys. See [Sources](#sources).",
+     "Alert senders, one group each: `type`, `auth`, and the type's own keys. See "
+     "[Sources](#sources).",
      NULL, 0, 0, NOFF},
     {"api", IRD_CONF_GROUP, NULL,
-     "Operator API tokens and roles: `api = { tokens = ( { name; role; token | token_file | token_env } ); }`.",
+     "Operator API tokens and roles: `api = { tokens = ( { name; role; token | token_file | "
+     "token_env } ); }`.",
      NULL, 0, 0, NOFF},
 };
 const size_t ird_conf_nkeys = sizeof(ird_conf_keys) / sizeof(ird_conf_keys[0]);
@@ -121,8 +131,8 @@ void ird_diag_at(struct ird_diags *d, const config_setting_t *s, const char *fmt
 {
     va_list ap;
     va_start(ap, fmt);
-    diag_vadd(d, s ? config_setting_source_file(s) : NULL, s ? (int)config_setting_source_line(s) : 0,
-              fmt, ap);
+    diag_vadd(d, s ? config_setting_source_file(s) : NULL,
+              s ? (int)config_setting_source_line(s) : 0, fmt, ap);
     va_end(ap);
 }
 
@@ -159,9 +169,10 @@ static int store_value(struct ird_config *c, const struct ird_conf_key *k, const
         if (k->type == IRD_CONF_ADDR) {
             struct sockaddr_storage ss;
             if (ird_http_parse_hostport(text, &ss))
-                return ird_err_set(err, -EINVAL,
-                                   "\"%s\" is not host:port (an IP address or localhost; IPv6 as [::1]:9410)",
-                                   text);
+                return ird_err_set(
+                    err, -EINVAL,
+                    "\"%s\" is not host:port (an IP address or localhost; IPv6 as [::1]:9410)",
+                    text);
         }
         if (k->type == IRD_CONF_ENUM && !choice_ok(k->choices, text))
             return ird_err_set(err, -EINVAL, "\"%s\" is not one of %s", text, k->choices);

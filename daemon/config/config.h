@@ -33,8 +33,8 @@ void ird_diag_at(struct ird_diags *d, const config_setting_t *s, const char *fmt
 void ird_diags_free(struct ird_diags *d);
 
 struct ird_config {
-    char *path;             /* the file it was read from */
-    char *listen_webhooks;  /* "host:port" */
+    char *path;            /* the file it was read from */
+    char *listen_webhooks; /* "host:port" */
     char *listen_api;
     char *state_dir;
     char *playbooks_dir;
@@ -55,7 +55,7 @@ struct ird_config {
 
 enum ird_conf_type {
     IRD_CONF_STRING,
-    IRD_CONF_ADDR,     /* "host:port" */
+    IRD_CONF_ADDR, /* "host:port" */
     IRD_CONF_BOOL,
     IRD_CONF_INT,
     IRD_CONF_DURATION, /* "10s", "5m", "500ms" */
@@ -68,9 +68,9 @@ struct ird_conf_key {
     enum ird_conf_type type;
     const char *default_value; /* as written in ird.conf; NULL for groups */
     const char *description;
-    const char *choices;       /* "json|text" for enums */
-    int64_t min, max;          /* ints, durations (ms) */
-    size_t offset;             /* into struct ird_config */
+    const char *choices; /* "json|text" for enums */
+    int64_t min, max;    /* ints, durations (ms) */
+    size_t offset;       /* into struct ird_config */
 };
 
 extern const struct ird_conf_key ird_conf_keys[];

@@ -13,7 +13,10 @@ struct ird_buf {
     size_t cap;
 };
 
-#define IRD_BUF_INIT {NULL, 0, 0}
+#define IRD_BUF_INIT                                                                               \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 int ird_buf_reserve(struct ird_buf *b, size_t extra);
 int ird_buf_append(struct ird_buf *b, const void *data, size_t len);

@@ -59,8 +59,7 @@ int ird_clock_parse(const char *s, int64_t *ret_ms)
         digits(&p, 2, &d) || (*p != 'T' && *p != 't' && *p != ' '))
         return -EINVAL;
     p++;
-    if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' ||
-        digits(&p, 2, &se))
+    if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' || digits(&p, 2, &se))
         return -EINVAL;
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
         return -EINVAL;

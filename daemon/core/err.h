@@ -17,7 +17,8 @@ int ird_err_set(struct ird_err *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Prefix the reason already in err with more context ("alerts[3]: " + msg). */
-void ird_err_prefix(struct ird_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ird_err_prefix(struct ird_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Text for a negative errno or libuv error code. */
 const char *ird_strerror(int code);

@@ -22,8 +22,10 @@ struct ird_log_field {
 };
 
 #define IRD_LS(k, v) ((struct ird_log_field){.key = (k), .kind = IRD_LOG_FIELD_STR, .s = (v)})
-#define IRD_LI(k, v) ((struct ird_log_field){.key = (k), .kind = IRD_LOG_FIELD_INT, .i = (int64_t)(v)})
-#define IRD_LD(k, v) ((struct ird_log_field){.key = (k), .kind = IRD_LOG_FIELD_DBL, .d = (double)(v)})
+#define IRD_LI(k, v)                                                                               \
+    ((struct ird_log_field){.key = (k), .kind = IRD_LOG_FIELD_INT, .i = (int64_t)(v)})
+#define IRD_LD(k, v)                                                                               \
+    ((struct ird_log_field){.key = (k), .kind = IRD_LOG_FIELD_DBL, .d = (double)(v)})
 
 void ird_log_setup(enum ird_log_level level, enum ird_log_format format);
 int ird_log_enabled(enum ird_log_level level);
@@ -35,8 +37,9 @@ int ird_log_format_parse(const char *s, enum ird_log_format *ret);
 
 /* ird_log(IRD_LOG_INFO, "listening", IRD_LS("addr", a), IRD_LI("port", p)); */
 #define ird_log(level, msg, ...)                                                                   \
-    ird_log_fields((level), (msg), (const struct ird_log_field[]){__VA_ARGS__},                   \
-                   sizeof((const struct ird_log_field[]){__VA_ARGS__}) / sizeof(struct ird_log_field))
+    ird_log_fields((level), (msg), (const struct ird_log_field[]){__VA_ARGS__},                    \
+                   sizeof((const struct ird_log_field[]){__VA_ARGS__}) /                           \
+                       sizeof(struct ird_log_field))
 #define ird_log0(level, msg) ird_log_fields((level), (msg), NULL, 0)
 
 #endif

@@ -150,7 +150,8 @@ static void timeline(struct ird_sqlq *q, const struct run *r, int64_t now, const
                      cJSON *detail /* consumed */)
 {
     if (r->incident_id)
-        ird_sqlq_add(q, "INSERT INTO timeline(incident_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)",
+        ird_sqlq_add(q,
+                     "INSERT INTO timeline(incident_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)",
                      "sisj", r->incident_id, now, kind, detail);
     cJSON_Delete(detail);
 }
@@ -301,22 +302,23 @@ static void add_step_row(struct ird_sqlq *q, struct run *r, const char *state, c
                          const cJSON *result, int64_t now, bool finished)
 {
     const struct ird_step *s = cur_step(r);
-    ird_sqlq_add(q,
-                 "INSERT INTO steps(run_id, idx, name, action, state, params, result, planned, error, "
-                 "attempts, started_at, finished_at, approved_by, forced_by) "
-                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULLIF(?11, 0), NULLIF(?12, 0), "
-                 "?13, ?14) "
-                 "ON CONFLICT(run_id, idx) DO UPDATE SET state = excluded.state, "
-                 "params = COALESCE(excluded.params, steps.params), result = excluded.result, "
-                 "planned = COALESCE(excluded.planned, steps.planned), error = excluded.error, "
-                 "attempts = excluded.attempts, "
-                 "started_at = COALESCE(steps.started_at, excluded.started_at), "
-                 "finished_at = excluded.finished_at, "
-                 "approved_by = COALESCE(excluded.approved_by, steps.approved_by), "
-                 "forced_by = COALESCE(excluded.forced_by, steps.forced_by)",
-                 "sisssjjjsiiiss", r->id, (int64_t)r->next, s->name, s->action, state, r->redacted,
-                 result, r->call.planned, error, (int64_t)r->attempt, r->step_started_ms,
-                 finished ? now : (int64_t)0, r->approved_by, r->forced_by);
+    ird_sqlq_add(
+        q,
+        "INSERT INTO steps(run_id, idx, name, action, state, params, result, planned, error, "
+        "attempts, started_at, finished_at, approved_by, forced_by) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULLIF(?11, 0), NULLIF(?12, 0), "
+        "?13, ?14) "
+        "ON CONFLICT(run_id, idx) DO UPDATE SET state = excluded.state, "
+        "params = COALESCE(excluded.params, steps.params), result = excluded.result, "
+        "planned = COALESCE(excluded.planned, steps.planned), error = excluded.error, "
+        "attempts = excluded.attempts, "
+        "started_at = COALESCE(steps.started_at, excluded.started_at), "
+        "finished_at = excluded.finished_at, "
+        "approved_by = COALESCE(excluded.approved_by, steps.approved_by), "
+        "forced_by = COALESCE(excluded.forced_by, steps.forced_by)",
+        "sisssjjjsiiiss", r->id, (int64_t)r->next, s->name, s->action, state, r->redacted, result,
+        r->call.planned, error, (int64_t)r->attempt, r->step_started_ms,
+        finished ? now : (int64_t)0, r->approved_by, r->forced_by);
 }
 
 static void add_run_row(struct ird_sqlq *q, struct run *r, int64_t now, const char *error)
@@ -405,7 +407,8 @@ static int run_create(struct ird_engine *e, const struct ird_playbook *pb, bool 
         c->early_error = strdup(err.msg[0] ? err.msg : "cannot expand the target");
     if (!c->early_error && (int64_t)e->nruns > e->opts.max_runs) {
         char msg[96];
-        snprintf(msg, sizeof(msg), "too many runs in flight (limit %lld)", (long long)e->opts.max_runs);
+        snprintf(msg, sizeof(msg), "too many runs in flight (limit %lld)",
+                 (long long)e->opts.max_runs);
         c->early_error = strdup(msg);
     }
     r->state = c->early_error ? RUN_FAILED : RUN_RUNNING;
@@ -414,14 +417,15 @@ static int run_create(struct ird_engine *e, const struct ird_playbook *pb, bool 
                        : pb->mode == IRD_PLAYBOOK_APPROVE ? "approve"
                                                           : "manual";
     struct ird_sqlq *q = ird_sqlq_new();
-    c->insert_index = ird_sqlq_add(
-        q,
-        "INSERT OR IGNORE INTO runs(id, playbook, incident_id, phase, mode, state, dry_run, context, "
-        "created_at, updated_at, finished_at, triggered_by, error) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, NULLIF(?10, 0), ?11, ?12)",
-        "ssssssijiiss", r->id, pb->name, r->incident_id, phase_name(r), mode,
-        run_state_names[r->state], (int64_t)(r->dry_run ? 1 : 0), ctx, now,
-        c->early_error ? now : (int64_t)0, r->triggered_by, c->early_error);
+    c->insert_index =
+        ird_sqlq_add(q,
+                     "INSERT OR IGNORE INTO runs(id, playbook, incident_id, phase, mode, state, "
+                     "dry_run, context, "
+                     "created_at, updated_at, finished_at, triggered_by, error) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, NULLIF(?10, 0), ?11, ?12)",
+                     "ssssssijiiss", r->id, pb->name, r->incident_id, phase_name(r), mode,
+                     run_state_names[r->state], (int64_t)(r->dry_run ? 1 : 0), ctx, now,
+                     c->early_error ? now : (int64_t)0, r->triggered_by, c->early_error);
     /* Timeline and audit rows only when the insert took (one run per incident). */
     cJSON *d = brief(r);
     if (c->early_error)
@@ -494,9 +498,10 @@ void ird_engine_on_incident(enum ird_intake_event event, const char *incident_id
             ird_guards_forget_incident(e->guards, incident_id);
         /* on_resolve steps of every playbook that ran for the incident. */
         sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(ird_store_reader(e->store),
-                               "SELECT playbook FROM runs WHERE incident_id = ?1 AND phase = 'main'",
-                               -1, &st, NULL) != SQLITE_OK)
+        if (sqlite3_prepare_v2(
+                ird_store_reader(e->store),
+                "SELECT playbook FROM runs WHERE incident_id = ?1 AND phase = 'main'", -1, &st,
+                NULL) != SQLITE_OK)
             return;
         sqlite3_bind_text(st, 1, incident_id, -1, SQLITE_STATIC);
         while (sqlite3_step(st) == SQLITE_ROW) {
@@ -517,8 +522,8 @@ void ird_engine_on_incident(enum ird_intake_event event, const char *incident_id
             continue;
         cJSON *ctx = incident_ctx(incident_id, alert);
         if (in_cooldown(e, pb, ctx)) {
-            ird_log(IRD_LOG_INFO, "playbook in cooldown for this target", IRD_LS("playbook", pb->name),
-                    IRD_LS("incident", incident_id));
+            ird_log(IRD_LOG_INFO, "playbook in cooldown for this target",
+                    IRD_LS("playbook", pb->name), IRD_LS("incident", incident_id));
             cJSON_Delete(ctx);
         } else {
             run_create(e, pb, false, incident_id, ctx, false, "alert", NULL, NULL);
@@ -618,8 +623,8 @@ static void run_finish(struct run *r, enum run_state state, const char *error)
     persist(r, q, NULL);
 }
 
-static void on_call_done(struct ird_action_call *call, enum ird_action_status status,
-                         cJSON *result, const char *error, int64_t retry_after_ms);
+static void on_call_done(struct ird_action_call *call, enum ird_action_status status, cJSON *result,
+                         const char *error, int64_t retry_after_ms);
 
 static void on_backoff(uv_timer_t *t)
 {
@@ -643,10 +648,9 @@ static int engine_guard(struct ird_action_call *call, const struct ird_guard_tar
     if (r->forced_by || !r->e->guards)
         return 0;
     const char *guard = NULL;
-    int rc = ird_guards_check(r->e->guards, r->incident_id ? r->incident_id : r->id, target,
-                              ird_clock_now_ms(),
-                              r->pb->guard_max_targets > 0 ? (int)r->pb->guard_max_targets : 0,
-                              &guard, err);
+    int rc = ird_guards_check(
+        r->e->guards, r->incident_id ? r->incident_id : r->id, target, ird_clock_now_ms(),
+        r->pb->guard_max_targets > 0 ? (int)r->pb->guard_max_targets : 0, &guard, err);
     if (rc == -EPERM) {
         /* The connector fails the call; the engine parks the run as blocked. */
         free(r->guard_reason);
@@ -700,15 +704,16 @@ static void step_started(struct run *r)
     step_dispatch(r);
 }
 
-static void on_call_done(struct ird_action_call *call, enum ird_action_status status,
-                         cJSON *result, const char *error, int64_t retry_after_ms)
+static void on_call_done(struct ird_action_call *call, enum ird_action_status status, cJSON *result,
+                         const char *error, int64_t retry_after_ms)
 {
     struct run *r = call->engine_data;
     const struct ird_step *s = cur_step(r);
     r->call_active = false;
     uv_timer_stop(&r->timer);
     char labels[300];
-    labels_for(labels, sizeof(labels), "action", s->action, "dry_run", r->dry_run ? "true" : "false");
+    labels_for(labels, sizeof(labels), "action", s->action, "dry_run",
+               r->dry_run ? "true" : "false");
     ird_metrics_observe("ird_action_duration_seconds", labels,
                         (double)(uv_hrtime() - r->call_started_ns) / 1e9);
     if (r->timed_out) {
@@ -831,7 +836,8 @@ static void step_park(struct run *r, enum run_state state, const char *why, bool
         return;
     }
     struct ird_sqlq *q = ird_sqlq_new();
-    add_step_row(q, r, state == RUN_WAITING ? "waiting_approval" : "blocked", why, NULL, now, false);
+    add_step_row(q, r, state == RUN_WAITING ? "waiting_approval" : "blocked", why, NULL, now,
+                 false);
     add_run_row(q, r, now, NULL);
     cJSON *d = brief(r);
     cJSON_AddStringToObject(d, "step", s->name);
@@ -894,8 +900,8 @@ static void run_next(struct run *r)
     if (mutates && !r->forced_by && e->guards) {
         const cJSON *ns = cJSON_GetObjectItemCaseSensitive(r->params, "namespace");
         if (!cJSON_IsString(ns))
-            ns = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r->ctx, "target"),
-                                                  "namespace");
+            ns = cJSON_GetObjectItemCaseSensitive(
+                cJSON_GetObjectItemCaseSensitive(r->ctx, "target"), "namespace");
         const char *guard = NULL;
         if (cJSON_IsString(ns) &&
             ird_guards_check_namespace(e->guards, ns->valuestring, &guard, &err) != 0) {
@@ -949,9 +955,9 @@ int ird_engine_approve(struct ird_engine *e, const char *run_id, const char *ste
     if (step && strcmp(step, s->name) != 0)
         return ird_err_set(err, -EINVAL, "run %s waits on step %s, not %s", run_id, s->name, step);
     if (r->state == RUN_BLOCKED && !force)
-        return ird_err_set(err, -EPERM,
-                           "step %s was blocked by a guard; only an admin can override it, with force",
-                           s->name);
+        return ird_err_set(
+            err, -EPERM,
+            "step %s was blocked by a guard; only an admin can override it, with force", s->name);
     uv_timer_stop(&r->timer);
     free(r->approved_by);
     r->approved_by = strdup(actor);
@@ -979,7 +985,8 @@ int ird_engine_cancel(struct ird_engine *e, const char *run_id, const char *acto
     if (!r)
         return not_in_flight(e, run_id, "not in flight", err);
     if (r->state != RUN_RUNNING && r->state != RUN_WAITING && r->state != RUN_BLOCKED)
-        return ird_err_set(err, -EALREADY, "run %s is already %s", run_id, run_state_names[r->state]);
+        return ird_err_set(err, -EALREADY, "run %s is already %s", run_id,
+                           run_state_names[r->state]);
     int64_t now = ird_clock_now_ms();
     struct ird_sqlq *q = ird_sqlq_new();
     ird_sqlq_audit(q, now, actor, "run.cancel", r->id, NULL);
@@ -1017,9 +1024,10 @@ int ird_engine_trigger(struct ird_engine *e, const char *playbook, const cJSON *
     cJSON *alert = NULL;
     if (incident_id) {
         sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(ird_store_reader(e->store),
-                               "SELECT alert FROM alerts WHERE incident_id = ?1 ORDER BY id LIMIT 1",
-                               -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_prepare_v2(
+                ird_store_reader(e->store),
+                "SELECT alert FROM alerts WHERE incident_id = ?1 ORDER BY id LIMIT 1", -1, &st,
+                NULL) == SQLITE_OK) {
             sqlite3_bind_text(st, 1, incident_id, -1, SQLITE_STATIC);
             if (sqlite3_step(st) == SQLITE_ROW)
                 alert = cJSON_Parse((const char *)sqlite3_column_text(st, 0));
@@ -1060,10 +1068,11 @@ int ird_engine_resume(struct ird_engine *e, struct ird_err *err)
     if (sqlite3_step(st) == SQLITE_ROW)
         e->next_run_seq = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
-    if (sqlite3_prepare_v2(db,
-                           "SELECT id, playbook, incident_id, phase, state, dry_run, context, "
-                           "next_step, triggered_by FROM runs WHERE finished_at IS NULL ORDER BY rowid",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            db,
+            "SELECT id, playbook, incident_id, phase, state, dry_run, context, "
+            "next_step, triggered_by FROM runs WHERE finished_at IS NULL ORDER BY rowid",
+            -1, &st, NULL) != SQLITE_OK)
         return ird_err_set(err, -EIO, "cannot read runs: %s", sqlite3_errmsg(db));
     int resumed = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -1075,8 +1084,9 @@ int ird_engine_resume(struct ird_engine *e, struct ird_err *err)
         if (!r) {
             /* The playbook is gone: close the run with a reason. */
             struct ird_sqlq *q = ird_sqlq_new();
-            ird_sqlq_add(q, "UPDATE runs SET state = 'failed', finished_at = ?2, error = ?3 WHERE id = ?1",
-                         "sis", id, ird_clock_now_ms(), "the playbook is no longer loaded");
+            ird_sqlq_add(
+                q, "UPDATE runs SET state = 'failed', finished_at = ?2, error = ?3 WHERE id = ?1",
+                "sis", id, ird_clock_now_ms(), "the playbook is no longer loaded");
             ird_sqlq_submit(e->store, q, NULL, NULL);
             continue;
         }
@@ -1096,10 +1106,11 @@ int ird_engine_resume(struct ird_engine *e, struct ird_err *err)
         sqlite3_stmt *ss;
         const char *cur_state = NULL;
         char *cur_state_copy = NULL;
-        if (sqlite3_prepare_v2(db,
-                               "SELECT idx, name, state, result, attempts, started_at, approved_by, "
-                               "forced_by FROM steps WHERE run_id = ?1 ORDER BY idx",
-                               -1, &ss, NULL) == SQLITE_OK) {
+        if (sqlite3_prepare_v2(
+                db,
+                "SELECT idx, name, state, result, attempts, started_at, approved_by, "
+                "forced_by FROM steps WHERE run_id = ?1 ORDER BY idx",
+                -1, &ss, NULL) == SQLITE_OK) {
             sqlite3_bind_text(ss, 1, id, -1, SQLITE_STATIC);
             while (sqlite3_step(ss) == SQLITE_ROW) {
                 size_t idx = (size_t)sqlite3_column_int64(ss, 0);
@@ -1165,18 +1176,20 @@ struct ird_engine *ird_engine_new(uv_loop_t *loop, struct ird_store *store)
     e->opts.retry_cap_ms = 30000;
     e->opts.max_runs = 10000;
     static const double buckets[] = {0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30};
-    ird_metrics_define("ird_runs_total", IRD_METRIC_COUNTER,
-                       "Playbook runs by playbook and outcome (started, succeeded, failed, cancelled).",
-                       NULL, 0);
+    ird_metrics_define(
+        "ird_runs_total", IRD_METRIC_COUNTER,
+        "Playbook runs by playbook and outcome (started, succeeded, failed, cancelled).", NULL, 0);
     ird_metrics_define("ird_actions_total", IRD_METRIC_COUNTER,
                        "Action calls by action and outcome (succeeded, failed, retried).", NULL, 0);
     ird_metrics_define("ird_action_duration_seconds", IRD_METRIC_HISTOGRAM,
                        "Time from an action call to its answer.", buckets, 10);
-    ird_metrics_define("ird_escalations_requested_total", IRD_METRIC_COUNTER,
-                       "Steps that asked for escalation (on_failure, guard blocks, approval timeouts).",
-                       NULL, 0);
-    ird_metrics_define("ird_guard_blocks_total", IRD_METRIC_COUNTER, "Steps a guard blocked.", NULL, 0);
-    ird_metrics_define_gauge_fn("ird_runs_in_flight", "Runs in memory: running or waiting.", gauge_runs, e);
+    ird_metrics_define(
+        "ird_escalations_requested_total", IRD_METRIC_COUNTER,
+        "Steps that asked for escalation (on_failure, guard blocks, approval timeouts).", NULL, 0);
+    ird_metrics_define("ird_guard_blocks_total", IRD_METRIC_COUNTER, "Steps a guard blocked.", NULL,
+                       0);
+    ird_metrics_define_gauge_fn("ird_runs_in_flight", "Runs in memory: running or waiting.",
+                                gauge_runs, e);
     return e;
 }
 
@@ -1203,8 +1216,8 @@ static int each_instance(const struct ird_config *c,
             ird_buf_free(&known);
             bad = 1;
         } else if (!config_setting_is_group(group)) {
-            ird_diag_at(diags, group, "connectors.%s: expected a group of instances { name = { ... }; }",
-                        type);
+            ird_diag_at(diags, group,
+                        "connectors.%s: expected a group of instances { name = { ... }; }", type);
             bad = 1;
         }
     }

@@ -36,10 +36,10 @@
 struct ird_engine;
 
 struct ird_engine_opts {
-    bool dry_run;           /* the daemon's: every run is dry */
-    int64_t retry_base_ms;  /* first backoff ceiling */
-    int64_t retry_cap_ms;   /* largest backoff */
-    int64_t max_runs;       /* runs in flight; beyond, new runs fail at once */
+    bool dry_run;          /* the daemon's: every run is dry */
+    int64_t retry_base_ms; /* first backoff ceiling */
+    int64_t retry_cap_ms;  /* largest backoff */
+    int64_t max_runs;      /* runs in flight; beyond, new runs fail at once */
 };
 
 struct ird_engine *ird_engine_new(uv_loop_t *loop, struct ird_store *store);

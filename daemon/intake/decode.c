@@ -440,8 +440,7 @@ static int copy_pairs(struct dctx *c, struct alert *a, bool label, const cJSON *
     if (!cJSON_IsObject(obj))
         return strict ? fail(c, err, inpath, "expected an object") : 0;
     const cJSON *m;
-    cJSON_ArrayForEach(m, obj)
-    {
+    cJSON_ArrayForEach(m, obj) {
         char where[PATH_TEXT_MAX + 64];
         snprintf(where, sizeof(where), "%s%s%s", inpath, *inpath ? "." : "", m->string);
         char tmp[48];
@@ -511,7 +510,9 @@ static int fallback_id(const char *source, struct alert *a)
     const char *keys[MAX_PAIRS];
     size_t nkeys = 0;
     const cJSON *m;
-    cJSON_ArrayForEach(m, a->labels) if (nkeys < MAX_PAIRS) keys[nkeys++] = m->string;
+    cJSON_ArrayForEach(m, a->labels)
+        if (nkeys < MAX_PAIRS)
+            keys[nkeys++] = m->string;
     qsort(keys, nkeys, sizeof(keys[0]), cmp_str);
 
     EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -690,8 +691,7 @@ static int decode_alertmanager(struct dctx *c, const cJSON *root, struct ird_err
         c->truncated = tr->valuedouble < 2147483647.0 ? (long)tr->valuedouble : 2147483647L;
     size_t i = 0;
     const cJSON *el;
-    cJSON_ArrayForEach(el, alerts)
-    {
+    cJSON_ArrayForEach(el, alerts) {
         set_prefix(c, "alerts[%zu]", i++);
         if ((rc = am_alert(c, el, err)))
             return rc;
@@ -741,8 +741,7 @@ static int decode_falco(struct dctx *c, const cJSON *root, struct ird_err *err)
         char joined[LABEL_VALUE_CAP + 1];
         size_t o = 0;
         const cJSON *t;
-        cJSON_ArrayForEach(t, tags)
-        {
+        cJSON_ArrayForEach(t, tags) {
             if (!cJSON_IsString(t)) {
                 rc = fail(c, err, "tags", "expected an array of strings");
                 goto out;
@@ -790,8 +789,7 @@ static int decode_splunk(struct dctx *c, const cJSON *root, struct ird_err *err)
         /* Splunk rows carry many internal fields (_raw, _time...): labels take
          * the others that fit, raw keeps everything. */
         const cJSON *m;
-        cJSON_ArrayForEach(m, result)
-        {
+        cJSON_ArrayForEach(m, result) {
             char tmp[48];
             const char *s = NULL;
             if (m->string[0] == '_' ||
@@ -869,8 +867,7 @@ static int decode_elastic(struct dctx *c, const cJSON *root, struct ird_err *err
         return fail(c, err, "alerts", "expected an array");
     size_t n = 0, i = 0;
     const cJSON *el;
-    cJSON_ArrayForEach(el, alerts)
-    {
+    cJSON_ArrayForEach(el, alerts) {
         set_prefix(c, "alerts[%zu]", i++);
         if ((rc = need_object(c, el, "", err)))
             return rc;
@@ -880,8 +877,7 @@ static int decode_elastic(struct dctx *c, const cJSON *root, struct ird_err *err
     if (n > c->max_alerts)
         return too_many(n, c->max_alerts, err);
     i = 0;
-    cJSON_ArrayForEach(el, alerts)
-    {
+    cJSON_ArrayForEach(el, alerts) {
         set_prefix(c, "alerts[%zu]", i++);
         if (el->child && (rc = elastic_alert(c, root, el, err)))
             return rc;
@@ -948,8 +944,7 @@ static int decode_wazuh(struct dctx *c, const cJSON *root, struct ird_err *err)
         char joined[LABEL_VALUE_CAP + 1];
         size_t o = 0;
         const cJSON *g;
-        cJSON_ArrayForEach(g, groups)
-        {
+        cJSON_ArrayForEach(g, groups) {
             if (!cJSON_IsString(g))
                 continue;
             size_t gl = strlen(g->valuestring);
@@ -1041,8 +1036,7 @@ static int ce_event(struct dctx *c, const cJSON *ev, bool binary, struct ird_err
     TRY(rc = add_pair(c, &a, true, "source", src, "source", err));
     TRY(rc = pair_from(c, &a, true, "subject", ev, "subject", err));
     const cJSON *m;
-    cJSON_ArrayForEach(m, ev)
-    {
+    cJSON_ArrayForEach(m, ev) {
         char tmp[48];
         const char *s = NULL;
         if (in_list(ce_core, m->string) ||
@@ -1067,8 +1061,7 @@ static int decode_cloudevents(struct dctx *c, const cJSON *root, struct ird_err 
     if (n > c->max_alerts)
         return too_many(n, c->max_alerts, err);
     const cJSON *ev;
-    cJSON_ArrayForEach(ev, root)
-    {
+    cJSON_ArrayForEach(ev, root) {
         set_prefix(c, "[%zu]", i++);
         int rc = ce_event(c, ev, false, err);
         if (rc)
@@ -1213,8 +1206,7 @@ static int decode_json(struct dctx *c, const cJSON *root, struct ird_err *err)
     if (n > c->max_alerts)
         return too_many(n, c->max_alerts, err);
     const cJSON *el;
-    cJSON_ArrayForEach(el, list)
-    {
+    cJSON_ArrayForEach(el, list) {
         set_prefix(c, "%s[%zu]", base, i++);
         int rc = json_alert(c, el, err);
         if (rc)

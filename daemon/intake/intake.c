@@ -539,7 +539,10 @@ static int apply_alerts(sqlite3 *db, void *data)
             if (arc)
                 return -EIO;
             j->accepted++;
-            add_event(j, opened ? IRD_INTAKE_OPENED : firing ? IRD_INTAKE_FIRING : IRD_INTAKE_RESOLVED,
+            add_event(j,
+                      opened   ? IRD_INTAKE_OPENED
+                      : firing ? IRD_INTAKE_FIRING
+                               : IRD_INTAKE_RESOLVED,
                       id, index);
             if (resolved)
                 add_event(j, IRD_INTAKE_INCIDENT_RESOLVED, id, index);
@@ -568,7 +571,6 @@ static void job_free(struct intake_job *j)
     free(j->source);
     free(j);
 }
-
 
 static void alerts_committed(int status, void *data)
 {

@@ -28,13 +28,13 @@ struct ird_http_conn {
     struct ird_http_conn *prev, *next;
     llhttp_t parser;
     enum conn_state state;
-    int pending_closes;   /* handles still to close before free */
-    bool in_handler;      /* request handed out and not answered yet */
-    bool close_after;     /* answer with Connection: close */
-    bool reading;         /* uv_read_start active */
-    int error_status;     /* set by a callback that refuses the request */
+    int pending_closes; /* handles still to close before free */
+    bool in_handler;    /* request handed out and not answered yet */
+    bool close_after;   /* answer with Connection: close */
+    bool reading;       /* uv_read_start active */
+    int error_status;   /* set by a callback that refuses the request */
     const char *error_detail;
-    struct ird_buf in;    /* received bytes not yet parsed */
+    struct ird_buf in; /* received bytes not yet parsed */
     struct ird_buf url;
     struct ird_buf field; /* header name being received */
     struct ird_buf value; /* header value being received */
@@ -521,8 +521,8 @@ static const char *refusal_error(int status)
         int status;
         const char *error;
     } words[] = {
-        {408, "request timeout"},    {413, "body too large"},     {414, "uri too long"},
-        {417, "expectation failed"}, {431, "headers too large"},  {503, "service unavailable"},
+        {408, "request timeout"},    {413, "body too large"},    {414, "uri too long"},
+        {417, "expectation failed"}, {431, "headers too large"}, {503, "service unavailable"},
     };
     for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
         if (words[i].status == status)
@@ -577,8 +577,8 @@ static void conn_process(struct ird_http_conn *c)
         c->req.query = "";
     }
     c->req.route = "unmatched";
-    ird_http_respond_error(&c->req, status, refusal_error(status), detail ? detail : "malformed request",
-                           NULL);
+    ird_http_respond_error(&c->req, status, refusal_error(status),
+                           detail ? detail : "malformed request", NULL);
 }
 
 /* ---- responses ----------------------------------------------------------- */

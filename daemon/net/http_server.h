@@ -36,21 +36,21 @@ struct ird_http_conn;
 
 /* One request. Owned by its connection; valid until ird_http_respond(). */
 struct ird_http_request {
-    const char *method;  /* "GET", "POST", ... (static) */
-    char *target;        /* the request target as sent */
-    char *path;          /* target up to '?' */
-    const char *query;   /* after '?', or "" */
+    const char *method; /* "GET", "POST", ... (static) */
+    char *target;       /* the request target as sent */
+    char *path;         /* target up to '?' */
+    const char *query;  /* after '?', or "" */
     struct ird_http_header *headers;
     size_t nheaders;
     struct ird_buf body;
     const char *listener; /* the server's name */
     /* Filled by the router for the handler. */
-    const char *route;    /* route name for metrics, "unmatched" if none */
+    const char *route; /* route name for metrics, "unmatched" if none */
     char *params[IRD_HTTP_MAX_PARAMS];
     size_t nparams;
-    uint64_t start_ns;   /* uv_hrtime() when the first byte arrived */
+    uint64_t start_ns; /* uv_hrtime() when the first byte arrived */
     struct ird_http_conn *conn;
-    void *user;          /* free for the handler */
+    void *user; /* free for the handler */
 };
 
 /* Called for each complete request, and for requests the server refuses

@@ -32,8 +32,8 @@ static const struct ird_route base_routes[] = {
     {"POST", "/v1/alerts/:source", "alerts", IRD_ON_WEBHOOKS, handle_alerts},
 };
 
-static const double duration_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-                                          0.01,   0.025,   0.05,   0.1,   0.25,   1,     5};
+static const double duration_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                          0.025,  0.05,    0.1,    0.25,  1,      5};
 
 bool ird_daemon_dry_run(const struct ird_daemon *d)
 {
@@ -161,8 +161,7 @@ static void observe(const struct ird_http_request *req, int status, size_t bytes
         /* The path only: a query string may carry a source's token. */
         ird_log(IRD_LOG_INFO, "request", IRD_LS("listener", req->listener),
                 IRD_LS("method", req->method), IRD_LS("path", req->path ? req->path : ""),
-                IRD_LI("status", status), IRD_LI("bytes", bytes),
-                IRD_LI("us", duration_ns / 1000));
+                IRD_LI("status", status), IRD_LI("bytes", bytes), IRD_LI("us", duration_ns / 1000));
 }
 
 static double gauge_connections(void *data)
@@ -174,8 +173,8 @@ static double gauge_connections(void *data)
 
 static void define_metrics(struct ird_daemon *d)
 {
-    ird_metrics_define("ird_build_info", IRD_METRIC_GAUGE, "ird version and the libraries it runs on.",
-                       NULL, 0);
+    ird_metrics_define("ird_build_info", IRD_METRIC_GAUGE,
+                       "ird version and the libraries it runs on.", NULL, 0);
     char labels[256];
     snprintf(labels, sizeof(labels), "version=\"%s\",libuv=\"%s\",sqlite=\"%s\"", IRD_VERSION,
              uv_version_string(), sqlite3_libversion());
@@ -185,8 +184,8 @@ static void define_metrics(struct ird_daemon *d)
     ird_metrics_define("ird_http_request_duration_seconds", IRD_METRIC_HISTOGRAM,
                        "Time from a request's first byte to its response.", duration_buckets,
                        sizeof(duration_buckets) / sizeof(duration_buckets[0]));
-    ird_metrics_define_gauge_fn("ird_http_open_connections", "Open HTTP connections, both listeners.",
-                                gauge_connections, d);
+    ird_metrics_define_gauge_fn("ird_http_open_connections",
+                                "Open HTTP connections, both listeners.", gauge_connections, d);
 }
 
 static void apply_logging(const struct ird_config *c)
@@ -293,7 +292,8 @@ static void reload(struct ird_daemon *d)
     struct ird_err err = {{0}};
     if (ird_intake_configure(d->intake, c, &err) || ird_api_configure(d->api, c, &err)) {
         ird_metrics_add("ird_config_reloads_total", "result=\"failed\"", 1);
-        ird_log(IRD_LOG_ERROR, "reload failed; keeping the running config", IRD_LS("reason", err.msg));
+        ird_log(IRD_LOG_ERROR, "reload failed; keeping the running config",
+                IRD_LS("reason", err.msg));
         /* Put the old settings back where the new ones were partly applied. */
         ird_intake_configure(d->intake, d->config, NULL);
         ird_api_configure(d->api, d->config, NULL);
@@ -327,7 +327,8 @@ static void reload(struct ird_daemon *d)
     else
         ird_sqlq_free(q);
     cJSON_Delete(detail);
-    ird_log(IRD_LOG_INFO, "config reloaded", IRD_LS("config", d->config_path ? d->config_path : "(defaults)"));
+    ird_log(IRD_LOG_INFO, "config reloaded",
+            IRD_LS("config", d->config_path ? d->config_path : "(defaults)"));
 }
 
 static void on_close_free(uv_handle_t *h)
@@ -452,7 +453,8 @@ int ird_daemon_run(const char *config_path, bool force_dry_run)
         ird_log(IRD_LOG_ERROR, "cannot resume runs", IRD_LS("reason", err.msg));
         goto out_store;
     }
-    d.webhooks = ird_http_server_new(&loop, "webhooks", &d.config->http, dispatch_webhooks, observe, &d);
+    d.webhooks =
+        ird_http_server_new(&loop, "webhooks", &d.config->http, dispatch_webhooks, observe, &d);
     d.api_server = ird_http_server_new(&loop, "api", &d.config->http, dispatch_api, observe, &d);
     if (!d.webhooks || !d.api_server ||
         ird_http_server_listen(d.webhooks, d.config->listen_webhooks, &err) ||
@@ -471,7 +473,8 @@ int ird_daemon_run(const char *config_path, bool force_dry_run)
 
     ird_log(IRD_LOG_INFO, "listening", IRD_LS("webhooks", ird_http_server_address(d.webhooks)),
             IRD_LS("api", ird_http_server_address(d.api_server)),
-            IRD_LS("state_dir", d.config->state_dir), IRD_LS("playbooks_dir", d.config->playbooks_dir),
+            IRD_LS("state_dir", d.config->state_dir),
+            IRD_LS("playbooks_dir", d.config->playbooks_dir),
             IRD_LS("dry_run", ird_daemon_dry_run(&d) ? "true" : "false"),
             IRD_LS("config", config_path ? config_path : "(built-in defaults)"));
     uv_run(&loop, UV_RUN_DEFAULT);
@@ -483,7 +486,8 @@ int ird_daemon_run(const char *config_path, bool force_dry_run)
     ird_engine_free(d.engine);
     int rc = uv_loop_close(&loop);
     if (rc != 0) {
-        ird_log(IRD_LOG_ERROR, "event loop did not close cleanly", IRD_LS("reason", uv_strerror(rc)));
+        ird_log(IRD_LOG_ERROR, "event loop did not close cleanly",
+                IRD_LS("reason", uv_strerror(rc)));
         code = 1;
     } else {
         ird_log0(IRD_LOG_INFO, "stopped");

@@ -34,8 +34,8 @@ void ird_loaded_free(struct ird_loaded *l);
 
 struct ird_daemon {
     uv_loop_t *loop;
-    char *config_path;        /* NULL: built-in defaults */
-    bool force_dry_run;       /* --dry-run */
+    char *config_path;  /* NULL: built-in defaults */
+    bool force_dry_run; /* --dry-run */
     struct ird_config *config;
     struct ird_store *store;
     struct ird_http_server *webhooks;

@@ -114,8 +114,9 @@ int ird_audit_append(sqlite3 *db, int64_t at_ms, const char *actor, const char *
     if (!rc)
         rc = ird_audit_hash(seq + 1, at_ms, actor, kind, subject, detail_json, prev, hash);
     sqlite3_stmt *st = NULL;
-    if (!rc && !(st = ird_store_stmt(db, "INSERT INTO audit(seq, at, actor, kind, subject, detail, "
-                                         "prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")))
+    if (!rc &&
+        !(st = ird_store_stmt(db, "INSERT INTO audit(seq, at, actor, kind, subject, detail, "
+                                  "prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")))
         rc = -EIO;
     if (!rc) {
         sqlite3_bind_int64(st, 1, seq + 1);

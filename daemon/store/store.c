@@ -20,7 +20,7 @@ static const char *const migrations[] = {
     /* 1: alerts and incidents (intake), their timeline. */
     "CREATE TABLE incidents ("
     "  id TEXT PRIMARY KEY,"
-    "  key TEXT NOT NULL,"          /* source + dedup key of the alert group */
+    "  key TEXT NOT NULL," /* source + dedup key of the alert group */
     "  source TEXT NOT NULL,"
     "  state TEXT NOT NULL CHECK (state IN ('triggered','acknowledged','resolved')),"
     "  severity TEXT NOT NULL,"
@@ -46,7 +46,7 @@ static const char *const migrations[] = {
     "  first_seen INTEGER NOT NULL,"
     "  last_seen INTEGER NOT NULL,"
     "  received INTEGER NOT NULL DEFAULT 1,"
-    "  alert TEXT NOT NULL,"        /* the normalized alert as JSON, raw included */
+    "  alert TEXT NOT NULL," /* the normalized alert as JSON, raw included */
     "  UNIQUE (incident_id, source, dedup_key)"
     ");"
     "CREATE INDEX alerts_incident ON alerts(incident_id);"
@@ -67,7 +67,7 @@ static const char *const migrations[] = {
     "  mode TEXT NOT NULL CHECK (mode IN ('auto','approve','manual')),"
     "  state TEXT NOT NULL,"
     "  dry_run INTEGER NOT NULL,"
-    "  context TEXT NOT NULL,"       /* the template context: alert, incident, target, param */
+    "  context TEXT NOT NULL," /* the template context: alert, incident, target, param */
     "  next_step INTEGER NOT NULL DEFAULT 0,"
     "  created_at INTEGER NOT NULL,"
     "  updated_at INTEGER NOT NULL,"
@@ -88,9 +88,9 @@ static const char *const migrations[] = {
     "  name TEXT NOT NULL,"
     "  action TEXT NOT NULL,"
     "  state TEXT NOT NULL,"
-    "  params TEXT,"                 /* expanded, secrets redacted */
+    "  params TEXT," /* expanded, secrets redacted */
     "  result TEXT,"
-    "  planned TEXT,"                /* calls made or (dry-run) planned */
+    "  planned TEXT," /* calls made or (dry-run) planned */
     "  error TEXT,"
     "  attempts INTEGER NOT NULL DEFAULT 0,"
     "  started_at INTEGER,"
@@ -184,12 +184,12 @@ struct ird_store {
     uv_loop_t *loop;
     sqlite3 *writer;
     sqlite3 *reader;
-    uv_idle_t idle;       /* starts a batch on the next loop turn */
+    uv_idle_t idle; /* starts a batch on the next loop turn */
     uv_work_t work;
     struct job *queued, *queued_last;
-    struct job *batch;    /* being committed by the worker */
+    struct job *batch; /* being committed by the worker */
     size_t nqueued, nbatch;
-    bool busy;            /* a batch is on the worker */
+    bool busy; /* a batch is on the worker */
     bool closing;
     int fail_commits;
     int64_t batch_start_ns;
@@ -212,10 +212,11 @@ static int exec_sql(sqlite3 *db, const char *sql, struct ird_err *err)
 static int open_db(const char *path, sqlite3 **ret, struct ird_err *err)
 {
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(path, &db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(
+        path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
-        ird_err_set(err, -EIO, "cannot open %s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        ird_err_set(err, -EIO, "cannot open %s: %s", path,
+                    db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
         sqlite3_close(db);
         return -EIO;
     }
@@ -254,7 +255,6 @@ static int migrate(sqlite3 *db, const char *path, struct ird_err *err)
     }
     return 0;
 }
-
 
 struct ird_store *ird_store_open(uv_loop_t *loop, const char *state_dir, struct ird_err *err)
 {
@@ -298,10 +298,10 @@ struct ird_store *ird_store_open(uv_loop_t *loop, const char *state_dir, struct 
         goto fail;
     uv_idle_init(loop, &s->idle);
     s->idle.data = s;
-    ird_metrics_define("ird_store_commit_seconds", IRD_METRIC_HISTOGRAM,
-                       "Time to commit one batch of store writes (group commit).",
-                       (const double[]){0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1},
-                       10);
+    ird_metrics_define(
+        "ird_store_commit_seconds", IRD_METRIC_HISTOGRAM,
+        "Time to commit one batch of store writes (group commit).",
+        (const double[]){0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}, 10);
     ird_metrics_define("ird_store_batch_jobs", IRD_METRIC_HISTOGRAM,
                        "Jobs committed together in one transaction.",
                        (const double[]){1, 2, 4, 8, 16, 32, 64, 128, 256, 1024}, 10);

@@ -14,7 +14,7 @@ static int check_count;
         check_count++;                                                                             \
         if (!(cond)) {                                                                             \
             check_failures++;                                                                      \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);              \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
         }                                                                                          \
     } while (0)
 
@@ -24,7 +24,8 @@ static int check_count;
         check_count++;                                                                             \
         if (!check_a_ || !check_b_ || strcmp(check_a_, check_b_) != 0) {                           \
             check_failures++;                                                                      \
-            fprintf(stderr, "%s:%d: CHECK_STR failed: %s == %s\n  got:      \"%s\"\n  expected: \"%s\"\n", \
+            fprintf(stderr,                                                                        \
+                    "%s:%d: CHECK_STR failed: %s == %s\n  got:      \"%s\"\n  expected: \"%s\"\n", \
                     __FILE__, __LINE__, #a, #b, check_a_ ? check_a_ : "(null)",                    \
                     check_b_ ? check_b_ : "(null)");                                               \
         }                                                                                          \

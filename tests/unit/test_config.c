@@ -56,20 +56,22 @@ static void test_values(void)
 static void test_problems(void)
 {
     struct ird_diags d = {IRD_BUF_INIT, 0};
-    struct ird_config *c = load_text("listen = { webhooks = \"0.0.0.0\"; };\n"    /* 1 */
-                                     "dry_run = \"yes\";\n"                        /* 2 */
-                                     "limits = { read_timeout = \"10 sec\";\n"     /* 3 */
-                                     "           body_bytes = 0; };\n"             /* 4 */
+    struct ird_config *c = load_text("listen = { webhooks = \"0.0.0.0\"; };\n"       /* 1 */
+                                     "dry_run = \"yes\";\n"                          /* 2 */
+                                     "limits = { read_timeout = \"10 sec\";\n"       /* 3 */
+                                     "           body_bytes = 0; };\n"               /* 4 */
                                      "log = { level = \"loud\"; colour = true; };\n" /* 5 */
-                                     "bogus = 1;\n"                                /* 6 */
-                                     "sources = 3;\n",                             /* 7 */
+                                     "bogus = 1;\n"                                  /* 6 */
+                                     "sources = 3;\n",                               /* 7 */
                                      &d);
     CHECK(c != NULL);
     char expect[2048];
     snprintf(expect, sizeof(expect),
-             "%1$s:1: listen.webhooks: \"0.0.0.0\" is not host:port (an IP address or localhost; IPv6 as [::1]:9410)\n"
+             "%1$s:1: listen.webhooks: \"0.0.0.0\" is not host:port (an IP address or localhost; "
+             "IPv6 as [::1]:9410)\n"
              "%1$s:2: dry_run: expected true or false\n"
-             "%1$s:3: limits.read_timeout: \"10 sec\" is not a duration (like \"500ms\", \"10s\", \"5m\")\n"
+             "%1$s:3: limits.read_timeout: \"10 sec\" is not a duration (like \"500ms\", \"10s\", "
+             "\"5m\")\n"
              "%1$s:4: limits.body_bytes: 0 is out of range (1 to 1073741824)\n"
              "%1$s:5: log.level: \"loud\" is not one of debug|info|warn|error\n"
              "%1$s:5: log.colour: unknown key\n"

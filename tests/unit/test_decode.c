@@ -142,8 +142,7 @@ static void test_alertmanager(void)
         "container", "node", "labels", "annotations", "starts_at", "ends_at",   "raw"};
     int k = 0;
     const cJSON *m;
-    cJSON_ArrayForEach(m, a)
-    {
+    cJSON_ArrayForEach(m, a) {
         CHECK(k < 14 && strcmp(m->string, keys[k]) == 0);
         k++;
     }

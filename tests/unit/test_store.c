@@ -10,8 +10,8 @@
 
 struct job {
     int id;
-    int fail;      /* apply returns this */
-    int status;    /* done's status */
+    int fail;   /* apply returns this */
+    int status; /* done's status */
     int done;
 };
 
@@ -70,11 +70,13 @@ int main(void)
     CHECK(s != NULL);
     /* Schema migrated to the current version. */
     sqlite3_stmt *st;
-    CHECK(sqlite3_prepare_v2(ird_store_reader(s), "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK);
+    CHECK(sqlite3_prepare_v2(ird_store_reader(s), "PRAGMA user_version", -1, &st, NULL) ==
+          SQLITE_OK);
     CHECK(sqlite3_step(st) == SQLITE_ROW);
     CHECK_INT(sqlite3_column_int(st, 0), ird_store_schema_version());
     sqlite3_finalize(st);
-    CHECK(sqlite3_prepare_v2(ird_store_reader(s), "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK);
+    CHECK(sqlite3_prepare_v2(ird_store_reader(s), "PRAGMA journal_mode", -1, &st, NULL) ==
+          SQLITE_OK);
     CHECK(sqlite3_step(st) == SQLITE_ROW);
     CHECK_STR((const char *)sqlite3_column_text(st, 0), "wal");
     sqlite3_finalize(st);

@@ -123,12 +123,14 @@ static void test_instances(void)
     config_init(&cfg);
     CHECK(config_read_string(&cfg, "lab = {};\nbad = {\n  url = \"x\";\n};\n") == CONFIG_TRUE);
     inst = NULL;
-    CHECK_INT(ird_connector_test.instance_new(NULL, "lab", config_lookup(&cfg, "lab"), NULL, &inst, &err),
-              0);
+    CHECK_INT(
+        ird_connector_test.instance_new(NULL, "lab", config_lookup(&cfg, "lab"), NULL, &inst, &err),
+        0);
     ird_connector_test.instance_free(inst);
     inst = NULL;
-    CHECK_INT(ird_connector_test.instance_new(NULL, "bad", config_lookup(&cfg, "bad"), NULL, &inst, &err),
-              -EINVAL);
+    CHECK_INT(
+        ird_connector_test.instance_new(NULL, "bad", config_lookup(&cfg, "bad"), NULL, &inst, &err),
+        -EINVAL);
     CHECK(inst == NULL);
     CHECK_STR(err.msg, "<config>:2: connectors.test.bad: the test connector takes no settings");
     config_destroy(&cfg);
