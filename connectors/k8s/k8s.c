@@ -648,6 +648,20 @@ static void on_http(int status, const struct ird_http_response *hr, const char *
     cJSON_Delete(json);
 }
 
+void k8s_tls(const struct ird_k8s_credentials *cr, struct ird_http_tls *out)
+{
+    *out = (struct ird_http_tls){
+        .ca_pem = cr->ca_pem.len ? cr->ca_pem.data : NULL,
+        .ca_len = cr->ca_pem.len,
+        .cert_pem = cr->cert_pem.len ? cr->cert_pem.data : NULL,
+        .cert_len = cr->cert_pem.len,
+        .key_pem = cr->key_pem.len ? cr->key_pem.data : NULL,
+        .key_len = cr->key_pem.len,
+        .server_name = cr->tls_server_name,
+        .insecure_skip_verify = cr->insecure_skip_verify,
+    };
+}
+
 static void send_with_token(struct k8s_op *op, const char *token)
 {
     struct ird_k8s_instance *in = op->inst;
@@ -671,16 +685,8 @@ static void send_with_token(struct k8s_op *op, const char *token)
     if (ctype.len)
         headers[nh++] = ctype.data;
     headers[nh] = NULL;
-    struct ird_http_tls tls = {
-        .ca_pem = cr->ca_pem.len ? cr->ca_pem.data : NULL,
-        .ca_len = cr->ca_pem.len,
-        .cert_pem = cr->cert_pem.len ? cr->cert_pem.data : NULL,
-        .cert_len = cr->cert_pem.len,
-        .key_pem = cr->key_pem.len ? cr->key_pem.data : NULL,
-        .key_len = cr->key_pem.len,
-        .server_name = cr->tls_server_name,
-        .insecure_skip_verify = cr->insecure_skip_verify,
-    };
+    struct ird_http_tls tls;
+    k8s_tls(cr, &tls);
     struct ird_http_request hreq = {
         .method = op->req.method,
         .url = url.data,

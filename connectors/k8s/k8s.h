@@ -79,6 +79,9 @@ struct ird_k8s_instance {
 #define IRD_K8S_UNREACHABLE_AFTER_MS_DEFAULT 60000
 #define IRD_K8S_PROBE_INTERVAL_MS_DEFAULT    10000
 
+/* TLS settings for the HTTP client from the credentials (pointers into cr). */
+void k8s_tls(const struct ird_k8s_credentials *cr, struct ird_http_tls *out);
+
 struct k8s_probe;
 /* Probe the API server (GET /version) every probe_interval; stop frees it. */
 void k8s_probe_start(struct ird_k8s_instance *in);

@@ -78,17 +78,8 @@ static void on_tick(uv_timer_t *t)
         snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
         headers[1] = auth;
     }
-    struct ird_k8s_credentials *cr = in->creds;
-    struct ird_http_tls tls = {
-        .ca_pem = cr->ca_pem.len ? cr->ca_pem.data : NULL,
-        .ca_len = cr->ca_pem.len,
-        .cert_pem = cr->cert_pem.len ? cr->cert_pem.data : NULL,
-        .cert_len = cr->cert_pem.len,
-        .key_pem = cr->key_pem.len ? cr->key_pem.data : NULL,
-        .key_len = cr->key_pem.len,
-        .server_name = cr->tls_server_name,
-        .insecure_skip_verify = cr->insecure_skip_verify,
-    };
+    struct ird_http_tls tls;
+    k8s_tls(in->creds, &tls);
     struct ird_http_request req = {
         .method = "GET",
         .url = url,

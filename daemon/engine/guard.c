@@ -2,6 +2,7 @@
  * and blast-radius limits (token bucket, per-incident target sets, the sliding
  * hour). Pure: callers pass the time in and log the refusals themselves. */
 #include "engine/guard.h"
+#include "core/cfgerr.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -139,19 +140,11 @@ static int fail(const config_setting_t *s, const char *path, struct ird_err *err
 static int fail(const config_setting_t *s, const char *path, struct ird_err *err, const char *fmt,
                 ...)
 {
-    char msg[400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    int rc = ird_cfg_vfail(err, s, path, fmt, ap);
     va_end(ap);
-    const config_setting_t *at = s;
-    while (at && config_setting_source_line(at) == 0)
-        at = config_setting_parent(at);
-    unsigned line = at ? config_setting_source_line(at) : 0;
-    const char *file = at ? config_setting_source_file(at) : NULL;
-    if (file)
-        return ird_err_set(err, -EINVAL, "%s:%u: %s: %s", file, line, path, msg);
-    return ird_err_set(err, -EINVAL, "line %u: %s: %s", line, path, msg);
+    return rc;
 }
 
 static int nomem(struct ird_err *err)

@@ -2,6 +2,7 @@
  * wire format -> normalized alerts. Shared rules (severity, status, times,
  * sizes, fallback id) live here once; each format is one decode_<type>(). */
 #include "intake/decode.h"
+#include "core/cfgerr.h"
 
 #include <errno.h>
 #include <math.h>
@@ -179,41 +180,17 @@ static int too_many(size_t n, size_t max, struct ird_err *err)
 
 /* ---------- config ---------- */
 
-static int setting_path(const config_setting_t *s, char *out, size_t outlen)
-{
-    if (!s || config_setting_is_root(s)) {
-        out[0] = '\0';
-        return 0;
-    }
-    int n = setting_path(config_setting_parent(s), out, outlen);
-    if (n < 0 || (size_t)n >= outlen)
-        return n;
-    const char *name = config_setting_name(s);
-    int m;
-    if (name)
-        m = snprintf(out + n, outlen - (size_t)n, "%s%s", n ? "." : "", name);
-    else
-        m = snprintf(out + n, outlen - (size_t)n, "[%d]", config_setting_index(s));
-    return m < 0 ? m : n + m;
-}
+
 
 static int cfg_fail(struct ird_err *err, const config_setting_t *s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int cfg_fail(struct ird_err *err, const config_setting_t *s, const char *fmt, ...)
 {
-    char msg[256], path[200];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    int rc = ird_cfg_vfail(err, s, NULL, fmt, ap);
     va_end(ap);
-    if (!s)
-        return ird_err_set(err, -EINVAL, "%s", msg);
-    setting_path(s, path, sizeof(path));
-    const char *file = config_setting_source_file(s);
-    unsigned line = config_setting_source_line(s);
-    if (file)
-        return ird_err_set(err, -EINVAL, "%s:%u: %s: %s", file, line, path, msg);
-    return ird_err_set(err, -EINVAL, "line %u: %s: %s", line, path, msg);
+    return rc;
 }
 
 static int path_compile(const char *text, struct path *p, struct ird_err *err,
