@@ -504,14 +504,10 @@ static int64_t opt_int(const struct k8s_op *op, const char *name)
 
 int ird_k8s_act_capture_logs(struct ird_action_call *call)
 {
-    struct k8s_op *op = k8s_op_new(call);
-    struct capture *st = op ? calloc(1, sizeof(*st)) : NULL;
-    if (!st) {
-        k8s_op_discard(op);
+    struct k8s_op *op = k8s_op_with_state(call, sizeof(struct capture), capture_free);
+    if (!op)
         return -ENOMEM;
-    }
-    op->state = st;
-    op->state_free = capture_free;
+    struct capture *st = op->state;
     st->ns = k8s_namespace(op);
     st->pod = k8s_param_str(op, "pod");
     st->tail_lines = opt_int(op, "tail_lines");

@@ -202,14 +202,10 @@ static int objop_start(struct ird_action_call *call, int verb, const char *fixed
                        const char *name_param, bool (*allowed)(const struct ird_k8s_kind *),
                        const char *allowed_text)
 {
-    struct k8s_op *op = k8s_op_new(call);
-    struct objop *st = op ? calloc(1, sizeof(*st)) : NULL;
-    if (!st) {
-        k8s_op_discard(op);
+    struct k8s_op *op = k8s_op_with_state(call, sizeof(struct objop), free);
+    if (!op)
         return -ENOMEM;
-    }
-    op->state = st;
-    op->state_free = free;
+    struct objop *st = op->state;
     st->verb = &objop_verbs[verb];
     const char *kname = fixed_kind;
     if (!kname)

@@ -146,14 +146,10 @@ static void iso_on_pod(struct k8s_op *op, const struct k8s_resp *r)
 
 int ird_k8s_act_isolate_pod(struct ird_action_call *call)
 {
-    struct k8s_op *op = k8s_op_new(call);
-    struct isolate *st = op ? calloc(1, sizeof(*st)) : NULL;
-    if (!st) {
-        k8s_op_discard(op);
+    struct k8s_op *op = k8s_op_with_state(call, sizeof(struct isolate), isolate_free);
+    if (!op)
         return -ENOMEM;
-    }
-    op->state = st;
-    op->state_free = isolate_free;
+    struct isolate *st = op->state;
     st->ns = k8s_namespace(op);
     st->pod = k8s_param_str(op, "pod");
     st->incident = k8s_incident(op);
@@ -309,14 +305,10 @@ static void rel_on_delete(struct k8s_op *op, const struct k8s_resp *r)
 
 int ird_k8s_act_release_pod(struct ird_action_call *call)
 {
-    struct k8s_op *op = k8s_op_new(call);
-    struct release *st = op ? calloc(1, sizeof(*st)) : NULL;
-    if (!st) {
-        k8s_op_discard(op);
+    struct k8s_op *op = k8s_op_with_state(call, sizeof(struct release), release_free);
+    if (!op)
         return -ENOMEM;
-    }
-    op->state = st;
-    op->state_free = release_free;
+    struct release *st = op->state;
     st->ns = k8s_namespace(op);
     st->incident = k8s_incident(op);
     if (!ird_k8s_label_value_valid(st->incident) ||
@@ -398,14 +390,10 @@ static void pod_on_get(struct k8s_op *op, const struct k8s_resp *r)
 
 static int podop_start(struct ird_action_call *call, bool evict)
 {
-    struct k8s_op *op = k8s_op_new(call);
-    struct podop *st = op ? calloc(1, sizeof(*st)) : NULL;
-    if (!st) {
-        k8s_op_discard(op);
+    struct k8s_op *op = k8s_op_with_state(call, sizeof(struct podop), free);
+    if (!op)
         return -ENOMEM;
-    }
-    op->state = st;
-    op->state_free = free;
+    struct podop *st = op->state;
     st->ns = k8s_namespace(op);
     st->pod = k8s_param_str(op, "pod");
     st->grace = k8s_param_int(op, "grace_period_seconds", -1);

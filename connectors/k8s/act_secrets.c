@@ -340,14 +340,10 @@ static void on_pod(struct k8s_op *op, const struct k8s_resp *r)
 
 int ird_k8s_act_rotate_secrets(struct ird_action_call *call)
 {
-    struct k8s_op *op = k8s_op_new(call);
-    struct rotate *st = op ? calloc(1, sizeof(*st)) : NULL;
-    if (!st) {
-        k8s_op_discard(op);
+    struct k8s_op *op = k8s_op_with_state(call, sizeof(struct rotate), rotate_free);
+    if (!op)
         return -ENOMEM;
-    }
-    op->state = st;
-    op->state_free = rotate_free;
+    struct rotate *st = op->state;
     st->ns = k8s_namespace(op);
     st->pod = k8s_param_str(op, "pod");
     st->secret = k8s_param_str(op, "secret");

@@ -449,6 +449,20 @@ static void op_closed(uv_handle_t *h)
     free(op);
 }
 
+struct k8s_op *k8s_op_with_state(struct ird_action_call *call, size_t size,
+                                 void (*state_free)(void *state))
+{
+    struct k8s_op *op = k8s_op_new(call);
+    void *st = op ? calloc(1, size) : NULL;
+    if (!st) {
+        k8s_op_discard(op);
+        return NULL;
+    }
+    op->state = st;
+    op->state_free = state_free;
+    return op;
+}
+
 void k8s_op_discard(struct k8s_op *op)
 {
     if (!op)

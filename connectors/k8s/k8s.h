@@ -154,6 +154,10 @@ struct k8s_op {
 
 /* A new op for call with an empty result object, or NULL (out of memory). */
 struct k8s_op *k8s_op_new(struct ird_action_call *call);
+/* The same, with a zeroed action state of size bytes (op->state), freed with
+ * state_free; NULL when out of memory. */
+struct k8s_op *k8s_op_with_state(struct ird_action_call *call, size_t size,
+                                 void (*state_free)(void *state));
 /* Free an op that was never started (its timer not yet on the loop). */
 void k8s_op_discard(struct k8s_op *op);
 

@@ -21,8 +21,8 @@ int ird_cfg_path(const config_setting_t *s, char *out, size_t outlen)
     return m < 0 ? m : n + m;
 }
 
-int ird_cfg_vfail(struct ird_err *err, const config_setting_t *s, const char *path,
-                  const char *fmt, va_list ap)
+int ird_cfg_vfail(struct ird_err *err, const config_setting_t *s, const char *path, const char *fmt,
+                  va_list ap)
 {
     char msg[700], own[256];
     vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -42,8 +42,8 @@ int ird_cfg_vfail(struct ird_err *err, const config_setting_t *s, const char *pa
     return ird_err_set(err, -EINVAL, "line %u: %s: %s", line, path, msg);
 }
 
-int ird_cfg_fail(struct ird_err *err, const config_setting_t *s, const char *path,
-                 const char *fmt, ...)
+int ird_cfg_fail(struct ird_err *err, const config_setting_t *s, const char *path, const char *fmt,
+                 ...)
 {
     va_list ap;
     va_start(ap, fmt);
