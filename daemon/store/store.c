@@ -315,23 +315,34 @@ fail:
 
 /* ---- group commit ----------------------------------------------------------- */
 
+/* Run one cached statement that returns no rows; 0 or -EIO. */
+static int exec_cached(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = ird_store_stmt(db, sql);
+    if (!st)
+        return -EIO;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
 static void run_batch(uv_work_t *w)
 {
     struct ird_store *s = w->data;
     sqlite3 *db = s->writer;
     int rc = s->fail_commits ? -EIO : 0;
-    if (!rc && sqlite3_exec(db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) != SQLITE_OK)
-        rc = -EIO;
+    if (!rc)
+        rc = exec_cached(db, "BEGIN IMMEDIATE");
     if (!rc) {
         for (struct job *j = s->batch; j; j = j->next) {
-            sqlite3_exec(db, "SAVEPOINT job;", NULL, NULL, NULL);
+            exec_cached(db, "SAVEPOINT job");
             j->status = j->apply ? j->apply(db, j->data) : 0;
             if (j->status)
-                sqlite3_exec(db, "ROLLBACK TO job;", NULL, NULL, NULL);
-            sqlite3_exec(db, "RELEASE job;", NULL, NULL, NULL);
+                exec_cached(db, "ROLLBACK TO job");
+            exec_cached(db, "RELEASE job");
         }
-        if (sqlite3_exec(db, "COMMIT;", NULL, NULL, NULL) != SQLITE_OK) {
-            sqlite3_exec(db, "ROLLBACK;", NULL, NULL, NULL);
+        if (exec_cached(db, "COMMIT")) {
+            exec_cached(db, "ROLLBACK");
             rc = -EIO;
         }
     }
