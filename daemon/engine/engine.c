@@ -448,10 +448,17 @@ static int run_create(struct ird_engine *e, const struct ird_playbook *pb, bool 
     return rc;
 }
 
-static cJSON *incident_ctx(const char *incident_id, const cJSON *alert)
+/* The template context of a run. The raw alert is kept only for playbooks
+ * that read ${alert.raw...}: it is most of an alert's size, and it stays in
+ * the incident either way. */
+static cJSON *incident_ctx(const struct ird_playbook *pb, const char *incident_id,
+                           const cJSON *alert)
 {
     cJSON *ctx = cJSON_CreateObject();
-    cJSON_AddItemToObject(ctx, "alert", alert ? cJSON_Duplicate(alert, 1) : cJSON_CreateObject());
+    cJSON *copy = alert ? cJSON_Duplicate(alert, 1) : cJSON_CreateObject();
+    if (copy && !ird_playbook_reads_raw(pb))
+        cJSON_DeleteItemFromObjectCaseSensitive(copy, "raw");
+    cJSON_AddItemToObject(ctx, "alert", copy);
     cJSON *inc = cJSON_AddObjectToObject(ctx, "incident");
     cJSON_AddStringToObject(inc, "id", incident_id ? incident_id : "");
     cJSON_AddObjectToObject(ctx, "param");
@@ -508,7 +515,7 @@ void ird_engine_on_incident(enum ird_intake_event event, const char *incident_id
             const struct ird_playbook *pb =
                 ird_playbook_find(set, (const char *)sqlite3_column_text(st, 0));
             if (pb && pb->non_resolve > 0)
-                run_create(e, pb, true, incident_id, incident_ctx(incident_id, alert), false,
+                run_create(e, pb, true, incident_id, incident_ctx(pb, incident_id, alert), false,
                            "incident.resolved", NULL, NULL);
         }
         sqlite3_finalize(st);
@@ -520,7 +527,7 @@ void ird_engine_on_incident(enum ird_intake_event event, const char *incident_id
         const struct ird_playbook *pb = ird_playbook_set_at(set, i);
         if (pb->mode == IRD_PLAYBOOK_MANUAL || !ird_playbook_matches(pb, alert))
             continue;
-        cJSON *ctx = incident_ctx(incident_id, alert);
+        cJSON *ctx = incident_ctx(pb, incident_id, alert);
         if (in_cooldown(e, pb, ctx)) {
             ird_log(IRD_LOG_INFO, "playbook in cooldown for this target",
                     IRD_LS("playbook", pb->name), IRD_LS("incident", incident_id));
@@ -1038,7 +1045,7 @@ int ird_engine_trigger(struct ird_engine *e, const char *playbook, const cJSON *
             return ird_err_set(err, -ENOENT, "no incident %s", incident_id);
         }
     }
-    cJSON *ctx = incident_ctx(incident_id, alert);
+    cJSON *ctx = incident_ctx(pb, incident_id, alert);
     cJSON_Delete(alert);
     cJSON_ReplaceItemInObjectCaseSensitive(ctx, "param", p);
     /* A run by hand is not bound by one-run-per-incident (the store's unique

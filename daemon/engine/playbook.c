@@ -160,6 +160,48 @@ const struct ird_step *ird_playbook_step_find(const struct ird_playbook *pb, con
     return NULL;
 }
 
+static bool template_reads_raw(const struct ird_template *t)
+{
+    for (size_t i = 0; t && i < ird_template_ref_count(t); i++) {
+        const struct ird_template_ref *r = ird_template_ref_at(t, i);
+        if (strcmp(r->root, "alert") == 0 && r->nsegs > 0 && strcmp(r->segs[0], "raw") == 0)
+            return true;
+    }
+    return false;
+}
+
+static int ref_reads_raw(const struct ird_template_ref *r, void *data)
+{
+    (void)data;
+    return strcmp(r->root, "alert") == 0 && r->nsegs > 0 && strcmp(r->segs[0], "raw") == 0;
+}
+
+static bool steps_read_raw(const struct ird_step *steps, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct ird_step *st = &steps[i];
+        if (st->when && ird_cond_foreach_ref(st->when, ref_reads_raw, NULL))
+            return true;
+        for (size_t k = 0; st->with && k < st->with->n; k++) {
+            const struct step_arg *g = &st->with->v[k];
+            if (template_reads_raw(g->t))
+                return true;
+            for (size_t j = 0; j < g->nitems; j++)
+                if (template_reads_raw(g->items[j].t))
+                    return true;
+        }
+    }
+    return false;
+}
+
+bool ird_playbook_reads_raw(const struct ird_playbook *pb)
+{
+    for (size_t i = 0; i < pb->ntarget; i++)
+        if (template_reads_raw(pb->target[i].value))
+            return true;
+    return steps_read_raw(pb->steps, pb->nsteps) || steps_read_raw(pb->on_resolve, pb->non_resolve);
+}
+
 bool ird_playbook_matches(const struct ird_playbook *pb, const cJSON *alert)
 {
     if (!pb || pb->mode == IRD_PLAYBOOK_MANUAL)

@@ -330,6 +330,16 @@ class ResolvedMatchTest(EngineTestCase):
         self.assertEqual(steps_of(run)["note"]["result"]["message"], "resolved r-1")
 
 
+class RawAlertTest(EngineTestCase):
+    PLAYBOOKS = "auto"
+
+    def test_a_playbook_reading_the_raw_alert_gets_it(self):
+        inc = self.ird.alert("rawtest", ns="shop")
+        run = self.ird.wait_run(self.ird.wait_runs(inc, 1)[0]["id"])
+        self.assertEqual(run["state"], "succeeded", run)
+        self.assertEqual(steps_of(run)["echo"]["result"]["message"], "raw ns shop")
+
+
 class StepsTest(EngineTestCase):
     """Retries, timeouts, on_failure, manual triggers, cancel, per-run dry-run."""
 

@@ -147,6 +147,8 @@ static void test_good(void)
     CHECK_STR(ird_playbook_set_at(set, 2)->name, "manual-drill");
     CHECK(ird_playbook_set_at(set, 3) == NULL);
     CHECK(ird_playbook_find(set, "nope") == NULL);
+    for (size_t i = 0; i < 3; i++)
+        CHECK(!ird_playbook_reads_raw(ird_playbook_set_at(set, i)));
 
     const struct ird_playbook *ap = ird_playbook_find(set, "approve-critical");
     CHECK(ap && ap->mode == IRD_PLAYBOOK_APPROVE);
@@ -332,6 +334,9 @@ static void test_expand(void)
         ird_buf_free(&text);
         return;
     }
+    /* expand.conf reads ${alert.raw.list}: runs keep the raw alert; the good
+     * playbooks read none, so their runs leave it in the incident. */
+    CHECK(ird_playbook_reads_raw(pb));
     char *red = NULL;
     /* strings become typed values; namespace/pod come from the target; an alert
      * value that looks like a template stays text */
