@@ -1186,6 +1186,12 @@ class _Server(http.server.ThreadingHTTPServer):
         super().__init__(address, _Handler)
 
     def finish_request(self, request, client_address):
+        # http.server sends headers and body in two writes: without NODELAY the
+        # body waits for the client's delayed ACK (~40 ms per answer).
+        try:
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
         conn = request
         if self.fake._ssl:
             request.settimeout(10)
