@@ -272,7 +272,7 @@ guards = { max_targets_per_incident = 10; };
         self.assertEqual(run["playbook"], "contain-cryptominer")
         run = self.wait_run(run["id"], ("succeeded", "failed", "blocked"))
         self.assertEqual(run["state"], "succeeded", json.dumps(run)[:4000])
-        self.assertEqual([s["name"] for s in run["steps"]], ["evidence", "quarantine", "record", "rotate"])
+        self.assertEqual([s["name"] for s in run["steps"]], ["quarantine", "evidence", "record", "rotate"])
 
         # Evidence on disk, listed with its manifest.
         ev = self.step(run, "evidence")["result"]
