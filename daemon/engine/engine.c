@@ -298,6 +298,14 @@ static void persisted(int status, const struct ird_sqlq *q, void *data)
         run_release(r);
 }
 
+static void log_store_failure(int status, const struct ird_sqlq *q, void *data)
+{
+    (void)q;
+    (void)data;
+    if (status)
+        ird_log(IRD_LOG_ERROR, "cannot store a step's start", IRD_LS("reason", ird_strerror(status)));
+}
+
 static void add_step_row(struct ird_sqlq *q, struct run *r, const char *state, const char *error,
                          const cJSON *result, int64_t now, bool finished)
 {
@@ -705,11 +713,6 @@ static void step_dispatch(struct run *r)
     }
 }
 
-/* The step is stored as running: call its action. */
-static void step_started(struct run *r)
-{
-    step_dispatch(r);
-}
 
 static void on_call_done(struct ird_action_call *call, enum ird_action_status status, cJSON *result,
                          const char *error, int64_t retry_after_ms)
@@ -922,12 +925,17 @@ static void run_next(struct run *r)
     }
     if (!r->step_started_ms)
         r->step_started_ms = now;
+    /* The "running" row goes to the store and the call goes out at once:
+     * waiting for that commit would add an fsync to every step. A crash
+     * before it lands loses only the attempt count; the step is issued
+     * again either way, since runs.next_step still points at it. */
     struct ird_sqlq *q = ird_sqlq_new();
-    r->attempt++; /* stored before the call, so a restart knows it was made */
+    r->attempt++;
     add_step_row(q, r, "running", NULL, NULL, now, false);
     r->attempt--;
     add_run_row(q, r, now, NULL);
-    persist(r, q, step_started);
+    ird_sqlq_submit(e->store, q, log_store_failure, NULL);
+    step_dispatch(r);
 }
 
 /* ---- approvals and cancel ------------------------------------------------------------- */

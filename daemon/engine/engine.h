@@ -12,11 +12,12 @@
  *   step    states pending, running, succeeded, failed, skipped (`when` was
  *           false), waiting_approval, blocked, cancelled.
  *
- * Persistence order, which is what makes restarts safe: a step is stored as
- * running (with its attempt number) before its action is called, and as
- * finished before the next step begins. After a crash, finished steps are
- * not repeated and the step that was running is issued again (actions are
- * idempotent). Retries, backoff (capped full jitter) and timeouts are the
+ * Persistence order, which is what makes restarts safe: a run is stored
+ * before its first step; a step's start is written as its action is called
+ * (not waited for: a crash loses at most that row), and a step is stored as
+ * finished, with runs.next_step moved on, before the next step begins. After
+ * a crash, finished steps are not repeated and the step that was running is
+ * issued again (actions are idempotent). Retries, backoff (capped full jitter) and timeouts are the
  * engine's; connectors only answer OK, RETRY or FAIL. */
 #ifndef IRD_ENGINE_ENGINE_H
 #define IRD_ENGINE_ENGINE_H
