@@ -50,6 +50,9 @@ test: deps
 
 bench: deps bench-deps build
 	bench/http/run $(BUILD)/ird
+	bench/intake/run $(BUILD)/ird
+	bench/engine/run $(BUILD)/ird
+	bench/containment/run $(BUILD)/ird
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN)
