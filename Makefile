@@ -4,7 +4,7 @@
 # The one list of Debian 12 packages ird builds, runs and is tested with.
 DEBIAN_PACKAGES := build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev \
 	libcjson-dev libconfig-dev node-llhttp libsqlite3-dev libyaml-dev libssl-dev \
-	openssl sqlite3 curl python3 python3-jsonschema prometheus-alertmanager
+	openssl sqlite3 curl python3 python3-jsonschema prometheus-alertmanager nghttp2-server
 # Only for `make bench`: the reference servers and the load generator.
 BENCH_PACKAGES := wrk nginx-light webhook
 

@@ -7,14 +7,17 @@
 #include "core/clock.h"
 #include "net/http_client.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1116,6 +1119,77 @@ static void test_tls(struct tls_env *t)
         ird_buf_free(&all[i]->body);
 }
 
+/* ---- HTTP/2 against nghttpd (Debian nghttp2-server) ----------------------- */
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    int port = -1;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+static int wait_listening(int port)
+{
+    for (int tries = 0; tries < 250; tries++) { /* up to 5 s */
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons((uint16_t)port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+        if (fd >= 0)
+            close(fd);
+        if (ok)
+            return 0;
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+/* The client negotiates HTTP/2 over TLS (ALPN) when the server offers it,
+ * as the Kubernetes API server does. */
+static void test_http2(struct tls_env *t)
+{
+    CHECK(t->ready);
+    if (!t->ready)
+        return;
+    char key[128], cert[128], portarg[16];
+    tls_path(t, "srv.key", key, sizeof(key));
+    tls_path(t, "srv.pem", cert, sizeof(cert));
+    int port = free_port();
+    snprintf(portarg, sizeof(portarg), "%d", port);
+    char *argv[] = {"nghttpd", "-a", "127.0.0.1", "-d", t->dir, portarg, key, cert, NULL};
+    pid_t pid = spawn(argv, NULL);
+    CHECK(pid > 0);
+    CHECK_INT(wait_listening(port), 0);
+    struct fx f;
+    fx_init(&f);
+    struct result r = {0};
+    char url[128];
+    url_for(url, sizeof(url), "https", port, "/ca.pem");
+    struct ird_http_tls tls = {.ca_pem = t->ca.data, .ca_len = t->ca.len};
+    struct ird_http_request req = {.method = "GET", .url = url, .tls = &tls};
+    CHECK_INT(ird_http_client_send(f.client, &req, on_done, &r, NULL), 0);
+    RUN_UNTIL(&f, r.calls, 10000);
+    CHECK_INT(r.status, 0);
+    CHECK_INT(r.http, 200);
+    CHECK_INT(r.version, 2);
+    CHECK(r.body.len == t->ca.len && memcmp(r.body.data, t->ca.data, t->ca.len) == 0);
+    fx_done(&f);
+    ird_buf_free(&r.body);
+    if (pid > 0) {
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+    }
+}
+
 int main(void)
 {
     /* The tests talk to loopback only; a proxy from the environment would get in
@@ -1145,6 +1219,7 @@ int main(void)
     if (tls_setup(&t) != 0)
         fprintf(stderr, "TLS setup failed (openssl CLI or s_server)\n");
     test_tls(&t);
+    test_http2(&t);
     tls_teardown(&t);
 
     ird_http_client_global_cleanup();
