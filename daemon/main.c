@@ -39,6 +39,21 @@ static const struct ird_command commands[] = {
      "  --token TOKEN  a bearer token from api.tokens (default $IRD_TOKEN)\n"
      "  -o FORMAT      table (default) or json\n",
      ird_cli_incident},
+    {"ack", "acknowledge an incident (client)",
+     "usage: ird ack ID [-o json] [--url URL] [--token TOKEN]\n"
+     "\n"
+     "Acknowledge a triggered incident: someone is on it (responder role).\n"
+     "  --url URL      the api listener (default $IRD_URL, else http://127.0.0.1:9411)\n"
+     "  --token TOKEN  a bearer token from api.tokens (default $IRD_TOKEN)\n",
+     ird_cli_ack},
+    {"resolve", "resolve an incident (client)",
+     "usage: ird resolve ID [-o json] [--url URL] [--token TOKEN]\n"
+     "\n"
+     "Resolve an incident by hand (responder role); the playbooks that ran for\n"
+     "it run their on_resolve steps.\n"
+     "  --url URL      the api listener (default $IRD_URL, else http://127.0.0.1:9411)\n"
+     "  --token TOKEN  a bearer token from api.tokens (default $IRD_TOKEN)\n",
+     ird_cli_resolve},
     {"runs", "list playbook runs (client)",
      "usage: ird runs [--state S] [--playbook P] [--incident I] [--limit N] [-o table|json]\n"
      "                [--url URL] [--token TOKEN]\n"

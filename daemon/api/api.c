@@ -29,6 +29,8 @@ static void handle_audit(struct ird_http_request *req, void *data);
 static const struct ird_route api_routes[] = {
     {"GET", "/v1/incidents", "incidents", IRD_ON_API, handle_incidents},
     {"GET", "/v1/incidents/:id", "incident", IRD_ON_API, handle_incident},
+    {"POST", "/v1/incidents/:id/ack", "incident_ack", IRD_ON_API, ird_api_handle_ack},
+    {"POST", "/v1/incidents/:id/resolve", "incident_resolve", IRD_ON_API, ird_api_handle_resolve},
     {"GET", "/v1/audit", "audit", IRD_ON_API, handle_audit},
     {"GET", "/v1/runs", "runs", IRD_ON_API, ird_api_handle_runs},
     {"GET", "/v1/runs/:id", "run", IRD_ON_API, ird_api_handle_run},

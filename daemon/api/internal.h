@@ -32,6 +32,8 @@ const char *ird_api_query(struct ird_http_request *req, const char *name, char *
 void ird_api_add_time(cJSON *o, const char *key, sqlite3_stmt *st, int col);
 void ird_api_add_text(cJSON *o, const char *key, sqlite3_stmt *st, int col);
 
+void ird_api_handle_ack(struct ird_http_request *req, void *data);
+void ird_api_handle_resolve(struct ird_http_request *req, void *data);
 void ird_api_handle_runs(struct ird_http_request *req, void *data);
 void ird_api_handle_run(struct ird_http_request *req, void *data);
 void ird_api_handle_approve(struct ird_http_request *req, void *data);

@@ -18,6 +18,8 @@ int ird_cli_version(const struct ird_command *cmd, int argc, char **argv);
 int ird_cli_incidents(const struct ird_command *cmd, int argc, char **argv);
 int ird_cli_audit(const struct ird_command *cmd, int argc, char **argv);
 int ird_cli_incident(const struct ird_command *cmd, int argc, char **argv);
+int ird_cli_ack(const struct ird_command *cmd, int argc, char **argv);
+int ird_cli_resolve(const struct ird_command *cmd, int argc, char **argv);
 /* The run-engine client commands (cli/runs.c). */
 int ird_cli_runs(const struct ird_command *cmd, int argc, char **argv);
 int ird_cli_run(const struct ird_command *cmd, int argc, char **argv);

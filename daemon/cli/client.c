@@ -274,3 +274,47 @@ int ird_cli_incident(const struct ird_command *cmd, int argc, char **argv)
     cJSON_Delete(o);
     return 0;
 }
+
+/* ird ack ID / ird resolve ID: POST /v1/incidents/<id>/<verb>. */
+static int incident_action(const struct ird_command *cmd, int argc, char **argv, const char *verb)
+{
+    struct client c = {0};
+    int rc = parse_client(cmd, argc, argv, &c, NULL, 0, NULL, NULL);
+    if (rc >= 0)
+        return rc;
+    if (optind != argc - 1)
+        return ird_cli_usage_error(cmd, "give exactly one incident ID");
+    char *esc = curl_easy_escape(NULL, argv[optind], 0);
+    if (!esc)
+        return 1;
+    struct ird_buf path = IRD_BUF_INIT, body = IRD_BUF_INIT;
+    ird_buf_printf(&path, "/v1/incidents/%s/%s", esc, verb);
+    curl_free(esc);
+    long status = ird_cli_request("POST", c.url, c.token, path.data, "{}", &body);
+    ird_buf_free(&path);
+    if (status < 0) {
+        rc = 1;
+    } else if (status != 200) {
+        rc = ird_cli_api_failure(status, &body);
+    } else {
+        cJSON *o = cJSON_Parse(body.data ? body.data : "");
+        if (c.json)
+            printf("%s\n", body.data ? body.data : "");
+        else
+            printf("%s: %s by %s\n", str(o, "incident"), str(o, "state"), str(o, "by"));
+        cJSON_Delete(o);
+        rc = 0;
+    }
+    ird_buf_free(&body);
+    return rc;
+}
+
+int ird_cli_ack(const struct ird_command *cmd, int argc, char **argv)
+{
+    return incident_action(cmd, argc, argv, "ack");
+}
+
+int ird_cli_resolve(const struct ird_command *cmd, int argc, char **argv)
+{
+    return incident_action(cmd, argc, argv, "resolve");
+}
