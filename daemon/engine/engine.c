@@ -456,16 +456,20 @@ static int run_create(struct ird_engine *e, const struct ird_playbook *pb, bool 
     return rc;
 }
 
-/* The template context of a run. The raw alert is kept only for playbooks
- * that read ${alert.raw...}: it is most of an alert's size, and it stays in
- * the incident either way. */
+/* The template context of a run. It keeps only the alert fields the
+ * playbook's templates and conditions read: a run in flight then costs a few
+ * hundred bytes of alert instead of kilobytes (the raw JSON is most of an
+ * alert), and the whole alert stays in the incident either way. */
 static cJSON *incident_ctx(const struct ird_playbook *pb, const char *incident_id,
                            const cJSON *alert)
 {
     cJSON *ctx = cJSON_CreateObject();
-    cJSON *copy = alert ? cJSON_Duplicate(alert, 1) : cJSON_CreateObject();
-    if (copy && !ird_playbook_reads_raw(pb))
-        cJSON_DeleteItemFromObjectCaseSensitive(copy, "raw");
+    cJSON *copy = cJSON_CreateObject();
+    const cJSON *field;
+    cJSON_ArrayForEach(field, alert) {
+        if (field->string && ird_playbook_reads_alert(pb, field->string))
+            cJSON_AddItemToObject(copy, field->string, cJSON_Duplicate(field, 1));
+    }
     cJSON_AddItemToObject(ctx, "alert", copy);
     cJSON *inc = cJSON_AddObjectToObject(ctx, "incident");
     cJSON_AddStringToObject(inc, "id", incident_id ? incident_id : "");

@@ -160,46 +160,49 @@ const struct ird_step *ird_playbook_step_find(const struct ird_playbook *pb, con
     return NULL;
 }
 
-static bool template_reads_raw(const struct ird_template *t)
+static bool ref_reads(const struct ird_template_ref *r, const char *field)
 {
-    for (size_t i = 0; t && i < ird_template_ref_count(t); i++) {
-        const struct ird_template_ref *r = ird_template_ref_at(t, i);
-        if (strcmp(r->root, "alert") == 0 && r->nsegs > 0 && strcmp(r->segs[0], "raw") == 0)
+    return strcmp(r->root, "alert") == 0 && r->nsegs > 0 && strcmp(r->segs[0], field) == 0;
+}
+
+static bool template_reads(const struct ird_template *t, const char *field)
+{
+    for (size_t i = 0; t && i < ird_template_ref_count(t); i++)
+        if (ref_reads(ird_template_ref_at(t, i), field))
             return true;
-    }
     return false;
 }
 
-static int ref_reads_raw(const struct ird_template_ref *r, void *data)
+static int cond_ref_reads(const struct ird_template_ref *r, void *field)
 {
-    (void)data;
-    return strcmp(r->root, "alert") == 0 && r->nsegs > 0 && strcmp(r->segs[0], "raw") == 0;
+    return ref_reads(r, field);
 }
 
-static bool steps_read_raw(const struct ird_step *steps, size_t n)
+static bool steps_read(const struct ird_step *steps, size_t n, const char *field)
 {
     for (size_t i = 0; i < n; i++) {
         const struct ird_step *st = &steps[i];
-        if (st->when && ird_cond_foreach_ref(st->when, ref_reads_raw, NULL))
+        if (st->when && ird_cond_foreach_ref(st->when, cond_ref_reads, (void *)field))
             return true;
         for (size_t k = 0; st->with && k < st->with->n; k++) {
             const struct step_arg *g = &st->with->v[k];
-            if (template_reads_raw(g->t))
+            if (template_reads(g->t, field))
                 return true;
             for (size_t j = 0; j < g->nitems; j++)
-                if (template_reads_raw(g->items[j].t))
+                if (template_reads(g->items[j].t, field))
                     return true;
         }
     }
     return false;
 }
 
-bool ird_playbook_reads_raw(const struct ird_playbook *pb)
+bool ird_playbook_reads_alert(const struct ird_playbook *pb, const char *field)
 {
     for (size_t i = 0; i < pb->ntarget; i++)
-        if (template_reads_raw(pb->target[i].value))
+        if (template_reads(pb->target[i].value, field))
             return true;
-    return steps_read_raw(pb->steps, pb->nsteps) || steps_read_raw(pb->on_resolve, pb->non_resolve);
+    return steps_read(pb->steps, pb->nsteps, field) ||
+           steps_read(pb->on_resolve, pb->non_resolve, field);
 }
 
 bool ird_playbook_matches(const struct ird_playbook *pb, const cJSON *alert)

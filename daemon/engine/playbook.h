@@ -174,9 +174,10 @@ const struct ird_step *ird_playbook_step_find(const struct ird_playbook *pb, con
  * for a manual playbook. */
 bool ird_playbook_matches(const struct ird_playbook *pb, const cJSON *alert);
 
-/* Does any template or condition of the playbook read ${alert.raw...}? When
- * none does, a run need not keep the raw alert (it stays in the incident). */
-bool ird_playbook_reads_raw(const struct ird_playbook *pb);
+/* Does any template or condition of the playbook read ${alert.<field>...}
+ * (field: "raw", "labels", "pod", ...)? A run keeps only the alert fields its
+ * playbook reads; the whole alert stays in the incident. */
+bool ird_playbook_reads_alert(const struct ird_playbook *pb, const char *field);
 
 /* Expand pb's target against ctx (see template.h; "target" itself is not
  * read) into a new object of strings in *ret (caller frees). Returns 0, or a

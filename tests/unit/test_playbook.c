@@ -148,7 +148,10 @@ static void test_good(void)
     CHECK(ird_playbook_set_at(set, 3) == NULL);
     CHECK(ird_playbook_find(set, "nope") == NULL);
     for (size_t i = 0; i < 3; i++)
-        CHECK(!ird_playbook_reads_raw(ird_playbook_set_at(set, i)));
+        CHECK(!ird_playbook_reads_alert(ird_playbook_set_at(set, i), "raw"));
+    /* contain-test-pod's target reads ${alert.namespace} and ${alert.pod} */
+    CHECK(ird_playbook_reads_alert(ird_playbook_set_at(set, 1), "pod"));
+    CHECK(!ird_playbook_reads_alert(ird_playbook_set_at(set, 1), "node"));
 
     const struct ird_playbook *ap = ird_playbook_find(set, "approve-critical");
     CHECK(ap && ap->mode == IRD_PLAYBOOK_APPROVE);
@@ -336,7 +339,8 @@ static void test_expand(void)
     }
     /* expand.conf reads ${alert.raw.list}: runs keep the raw alert; the good
      * playbooks read none, so their runs leave it in the incident. */
-    CHECK(ird_playbook_reads_raw(pb));
+    CHECK(ird_playbook_reads_alert(pb, "raw"));
+    CHECK(!ird_playbook_reads_alert(pb, "annotations"));
     char *red = NULL;
     /* strings become typed values; namespace/pod come from the target; an alert
      * value that looks like a template stays text */
