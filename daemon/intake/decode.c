@@ -133,6 +133,11 @@ struct dctx {
     char prefix[64]; /* input path of the element being decoded: "alerts[3]" */
     const struct ird_http_header *headers;
     size_t nheaders;
+    cJSON *tree; /* the parsed body */
+    /* Each output alert's raw element, attached once decoding is done
+     * (NULL: the alert has its raw already). */
+    const cJSON **raws;
+    size_t nraws, capraws;
 };
 
 /* One alert being built. Values are borrowed from the parsed body or point
@@ -538,6 +543,19 @@ static void alert_drop(struct alert *a)
 
 /* Apply the shared rules, build the normalized object, append it to c->out.
  * Always releases a's resources. */
+/* The node in tree whose child is node, or NULL. */
+static cJSON *parent_of(const cJSON *tree, const cJSON *node)
+{
+    for (cJSON *ch = tree ? tree->child : NULL; ch; ch = ch->next) {
+        if (ch == node)
+            return (cJSON *)tree;
+        cJSON *p = parent_of(ch, node);
+        if (p)
+            return p;
+    }
+    return NULL;
+}
+
 static int alert_finish(struct dctx *c, struct alert *a)
 {
     const struct ird_decoder *d = c->d;
@@ -569,11 +587,29 @@ static int alert_finish(struct dctx *c, struct alert *a)
         }
         ok = ok && cJSON_AddStringToObject(o, fields[f].name, a->v[f]);
     }
-    cJSON *raw = ok ? cJSON_Duplicate(a->raw, 1) : NULL;
-    ok = raw && cJSON_AddItemToObject(o, "raw", raw);
-    if (!ok)
-        cJSON_Delete(raw);
+    /* A raw element of the parsed body joins the alert after decoding (see
+     * attach_raws); one the decoder built is copied now, before it goes. */
+    bool in_body = a->raw && (a->raw == c->tree || parent_of(c->tree, a->raw));
+    if (ok && !in_body) {
+        cJSON *raw = cJSON_Duplicate(a->raw, 1);
+        ok = raw && cJSON_AddItemToObject(o, "raw", raw);
+        if (!ok)
+            cJSON_Delete(raw);
+    }
+    if (ok && c->nraws == c->capraws) {
+        size_t cap = c->capraws ? c->capraws * 2 : 8;
+        const cJSON **v = realloc(c->raws, cap * sizeof(*v));
+        ok = v != NULL;
+        if (ok) {
+            c->raws = v;
+            c->capraws = cap;
+        }
+    }
+    if (ok)
+        c->raws[c->nraws] = in_body ? a->raw : NULL;
     ok = ok && cJSON_AddItemToArray(c->out, o);
+    if (ok)
+        c->nraws++;
     if (!ok) {
         cJSON_Delete(o);
         if (!rc)
@@ -1472,6 +1508,35 @@ static bool blank(const char *s, size_t len)
     return true;
 }
 
+/* Give every alert its raw element. An element of the parsed body is moved
+ * out of it rather than copied (the body's tree is freed right after); one
+ * that is not there (built by the decoder, or already moved) is copied. */
+static int attach_raws(struct dctx *c, cJSON **tree)
+{
+    size_t i = 0;
+    cJSON *alert;
+    cJSON_ArrayForEach(alert, c->out) {
+        const cJSON *want = i < c->nraws ? c->raws[i] : NULL;
+        i++;
+        cJSON *raw = NULL;
+        if (!want) {
+            continue; /* copied already */
+        } else if (want == *tree) {
+            raw = *tree;
+            *tree = NULL;
+        } else {
+            cJSON *parent = parent_of(*tree, want);
+            raw = parent ? cJSON_DetachItemViaPointer(parent, (cJSON *)want)
+                         : cJSON_Duplicate(want, 1);
+        }
+        if (!raw || !cJSON_AddItemToObject(alert, "raw", raw)) {
+            cJSON_Delete(raw);
+            return -ENOMEM;
+        }
+    }
+    return 0;
+}
+
 int ird_decode(const struct ird_decoder *d, const char *source_name, const char *content_type,
                const struct ird_http_header *headers, size_t nheaders, const char *body, size_t len,
                const struct ird_decode_limits *limits, cJSON **ret_alerts, long *ret_truncated,
@@ -1496,6 +1561,7 @@ int ird_decode(const struct ird_decoder *d, const char *source_name, const char 
         if (rc)
             return rc;
     }
+    c.tree = root;
     c.out = cJSON_CreateArray();
     if (!c.out)
         rc = -ENOMEM;
@@ -1503,7 +1569,10 @@ int ird_decode(const struct ird_decoder *d, const char *source_name, const char 
         rc = decode_ce_binary(&c, root, content_type, err);
     else
         rc = d->type->decode(&c, root, err);
+    if (!rc)
+        rc = attach_raws(&c, &root);
     cJSON_Delete(root);
+    free(c.raws);
     if (rc) {
         cJSON_Delete(c.out);
         return rc;

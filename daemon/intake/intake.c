@@ -590,8 +590,10 @@ static void alerts_committed(int status, void *data)
         job_free(j);
         return;
     }
-    count(j->source, "accepted", j->accepted);
-    count(j->source, "duplicate", j->duplicates);
+    if (j->accepted)
+        count(j->source, "accepted", j->accepted);
+    if (j->duplicates)
+        count(j->source, "duplicate", j->duplicates);
     /* The engine hears of new and changed incidents once they are durable. */
     const cJSON *e;
     cJSON_ArrayForEach(e, j->events) {
