@@ -331,6 +331,35 @@ static int one_of(const char *v, const char *const *set, size_t n)
     return 0;
 }
 
+int ird_api_page(struct ird_http_request *req, const char *limit_text, const char *cursor_text,
+                 long *ret_limit, long long *ret_cursor)
+{
+    char *end;
+    *ret_limit = limit_text ? strtol(limit_text, &end, 10) : 50;
+    if (limit_text && (*end || *ret_limit < 1 || *ret_limit > 500)) {
+        ird_http_respond_error(req, 400, "bad request", "limit must be 1 to 500", NULL);
+        return -1;
+    }
+    *ret_cursor = cursor_text ? strtoll(cursor_text, &end, 10) : 0;
+    if (cursor_text && (*end || *ret_cursor < 1)) {
+        ird_http_respond_error(req, 400, "bad request",
+                               "cursor must be a next_cursor value from a previous page", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+void ird_api_add_cursor(cJSON *page, int more, long long last_rowid)
+{
+    if (!more) {
+        cJSON_AddNullToObject(page, "next_cursor");
+        return;
+    }
+    char next[32];
+    snprintf(next, sizeof(next), "%lld", last_rowid);
+    cJSON_AddStringToObject(page, "next_cursor", next);
+}
+
 static void handle_incidents(struct ird_http_request *req, void *data)
 {
     struct ird_api *a = data;
@@ -356,24 +385,10 @@ static void handle_incidents(struct ird_http_request *req, void *data)
                                "severity must be critical, error, warning or info", NULL);
         return;
     }
-    long limit = 50;
-    long long cursor = 0;
-    char *end;
-    if (q_lim) {
-        limit = strtol(q_lim, &end, 10);
-        if (*end || limit < 1 || limit > 500) {
-            ird_http_respond_error(req, 400, "bad request", "limit must be 1 to 500", NULL);
-            return;
-        }
-    }
-    if (q_cur) {
-        cursor = strtoll(q_cur, &end, 10);
-        if (*end || cursor < 1) {
-            ird_http_respond_error(req, 400, "bad request",
-                                   "cursor must be a next_cursor value from a previous page", NULL);
-            return;
-        }
-    }
+    long limit;
+    long long cursor;
+    if (ird_api_page(req, q_lim, q_cur, &limit, &cursor))
+        return;
     /* Constant SQL; every filter is a bound parameter. */
     static const char sql[] = "SELECT " INCIDENT_COLUMNS " FROM incidents WHERE "
                               "(?1 IS NULL OR (?1 = 'open' AND state != 'resolved') OR state = ?1) "
@@ -413,13 +428,7 @@ static void handle_incidents(struct ird_http_request *req, void *data)
         ird_http_respond_error(req, 500, "internal error", sqlite3_errstr(rc), NULL);
         return;
     }
-    if (more) {
-        char next[32];
-        snprintf(next, sizeof(next), "%lld", last);
-        cJSON_AddStringToObject(out, "next_cursor", next);
-    } else {
-        cJSON_AddNullToObject(out, "next_cursor");
-    }
+    ird_api_add_cursor(out, more, last);
     ird_api_respond_json(req, 200, out);
 }
 

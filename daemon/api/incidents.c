@@ -42,7 +42,8 @@ static cJSON *first_alert(sqlite3 *db, const char *id)
 {
     sqlite3_stmt *st;
     cJSON *alert = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT alert FROM alerts WHERE incident_id = ?1 ORDER BY id LIMIT 1",
+    if (sqlite3_prepare_v2(db,
+                           "SELECT alert FROM alerts WHERE incident_id = ?1 ORDER BY id LIMIT 1",
                            -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW)
@@ -58,7 +59,8 @@ static void transitioned(int status, const struct ird_sqlq *q, void *data)
     struct ird_http_request *req = t->req;
     sqlite3 *db = ird_store_reader(t->api->daemon->store);
     if (status) {
-        ird_http_respond_error(req, 503, "store unavailable", "nothing was changed; try again", NULL);
+        ird_http_respond_error(req, 503, "store unavailable", "nothing was changed; try again",
+                               NULL);
         free(t);
         return;
     }

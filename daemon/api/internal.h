@@ -28,6 +28,13 @@ void ird_api_respond_json(struct ird_http_request *req, int status, cJSON *body)
  * *bad set when it is malformed. */
 const char *ird_api_query(struct ird_http_request *req, const char *name, char *buf, size_t len,
                           int *bad);
+/* Pagination of a listing: limit (1..500, default 50) and cursor (the
+ * rowid to continue below, 0 for the first page) from their query text; a
+ * 400 is answered and -1 returned when one is bad. */
+int ird_api_page(struct ird_http_request *req, const char *limit_text, const char *cursor_text,
+                 long *ret_limit, long long *ret_cursor);
+/* "next_cursor": the last rowid of this page when there is more, else null. */
+void ird_api_add_cursor(cJSON *page, int more, long long last_rowid);
 /* Column col as an RFC 3339 time (ms since epoch in the store) or text; NULL stays null. */
 void ird_api_add_time(cJSON *o, const char *key, sqlite3_stmt *st, int col);
 void ird_api_add_text(cJSON *o, const char *key, sqlite3_stmt *st, int col);

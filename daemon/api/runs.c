@@ -78,18 +78,10 @@ void ird_api_handle_runs(struct ird_http_request *req, void *data)
             return;
         }
     }
-    char *end;
-    long limit = q_lim ? strtol(q_lim, &end, 10) : 50;
-    if (q_lim && (*end || limit < 1 || limit > 500)) {
-        ird_http_respond_error(req, 400, "bad request", "limit must be 1 to 500", NULL);
+    long limit;
+    long long cursor;
+    if (ird_api_page(req, q_lim, q_cur, &limit, &cursor))
         return;
-    }
-    long long cursor = q_cur ? strtoll(q_cur, &end, 10) : 0;
-    if (q_cur && (*end || cursor < 1)) {
-        ird_http_respond_error(req, 400, "bad request",
-                               "cursor must be a next_cursor value from a previous page", NULL);
-        return;
-    }
     sqlite3 *db = ird_store_reader(store_of(data));
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db,
@@ -123,13 +115,7 @@ void ird_api_handle_runs(struct ird_http_request *req, void *data)
         n++;
     }
     sqlite3_finalize(st);
-    if (more) {
-        char next[32];
-        snprintf(next, sizeof(next), "%lld", last);
-        cJSON_AddStringToObject(out, "next_cursor", next);
-    } else {
-        cJSON_AddNullToObject(out, "next_cursor");
-    }
+    ird_api_add_cursor(out, more, last);
     ird_api_respond_json(req, 200, out);
 }
 

@@ -303,7 +303,8 @@ static void log_store_failure(int status, const struct ird_sqlq *q, void *data)
     (void)q;
     (void)data;
     if (status)
-        ird_log(IRD_LOG_ERROR, "cannot store a step's start", IRD_LS("reason", ird_strerror(status)));
+        ird_log(IRD_LOG_ERROR, "cannot store a step's start",
+                IRD_LS("reason", ird_strerror(status)));
 }
 
 static void add_step_row(struct ird_sqlq *q, struct run *r, const char *state, const char *error,
@@ -716,7 +717,6 @@ static void step_dispatch(struct run *r)
         step_failed(r, "failed", msg, NULL);
     }
 }
-
 
 static void on_call_done(struct ird_action_call *call, enum ird_action_status status, cJSON *result,
                          const char *error, int64_t retry_after_ms)

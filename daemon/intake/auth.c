@@ -75,8 +75,6 @@ struct ird_auth {
 
 /* ---------- config helpers ---------- */
 
-
-
 static int cfg_fail(struct ird_err *err, const config_setting_t *s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int cfg_fail(struct ird_err *err, const config_setting_t *s, const char *fmt, ...)

@@ -185,8 +185,6 @@ static int too_many(size_t n, size_t max, struct ird_err *err)
 
 /* ---------- config ---------- */
 
-
-
 static int cfg_fail(struct ird_err *err, const config_setting_t *s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int cfg_fail(struct ird_err *err, const config_setting_t *s, const char *fmt, ...)
