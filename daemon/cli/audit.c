@@ -149,20 +149,16 @@ static int fetch_page(const struct list_opts *o, const char *after, int limit, c
 {
     char lim[16];
     snprintf(lim, sizeof(lim), "%d", limit);
-    struct ird_buf url = IRD_BUF_INIT, q = IRD_BUF_INIT, body = IRD_BUF_INIT;
+    struct ird_buf url = IRD_BUF_INIT, q = IRD_BUF_INIT;
     int rc = 1;
     if (add_param(&q, "since", o->since) || add_param(&q, "kind", o->kind) ||
         add_param(&q, "after", after) || add_param(&q, "limit", lim) ||
         ird_buf_printf(&url, "/v1/audit%s", q.data ? q.data : ""))
         goto out;
-    long status = ird_cli_request("GET", o->url, o->token, url.data, NULL, &body);
-    if (status < 0)
+    rc = ird_cli_call(o->url, o->token, "GET", url.data, NULL, 200, ret_page);
+    if (rc)
         goto out;
-    if (status != 200) {
-        rc = ird_cli_api_failure(status, &body);
-        goto out;
-    }
-    *ret_page = cJSON_Parse(body.data ? body.data : "");
+    rc = 1;
     if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(*ret_page, "records"))) {
         fprintf(stderr, "ird: the daemon at %s answered something that is not an audit page\n",
                 o->url);
@@ -174,7 +170,6 @@ static int fetch_page(const struct list_opts *o, const char *after, int limit, c
 out:
     ird_buf_free(&url);
     ird_buf_free(&q);
-    ird_buf_free(&body);
     return rc;
 }
 

@@ -5,6 +5,8 @@
 #ifndef IRD_CLI_CLI_H
 #define IRD_CLI_CLI_H
 
+#include <cjson/cJSON.h>
+
 struct ird_command {
     const char *name;
     const char *summary;
@@ -35,6 +37,10 @@ struct ird_buf;
  * The CLI has no event loop to keep responsive: this blocks. */
 long ird_cli_request(const char *method, const char *base_url, const char *token, const char *path,
                      const char *body, struct ird_buf *out);
+/* One API call expecting status want; on it *ret (may be NULL) gets the
+ * parsed answer (caller frees). Returns 0, or exit code 1 after printing why. */
+int ird_cli_call(const char *base_url, const char *token, const char *method, const char *path,
+                 const cJSON *body, long want, cJSON **ret);
 /* Print the API's {"error","detail"} for a non-2xx answer; returns exit code 1. */
 int ird_cli_api_failure(long status, const struct ird_buf *body);
 

@@ -74,9 +74,44 @@ long ird_cli_request(const char *method, const char *base_url, const char *token
     return status;
 }
 
-static long client_get(const struct client *c, const char *path, struct ird_buf *body)
+int ird_cli_call(const char *base_url, const char *token, const char *method, const char *path,
+                 const cJSON *body, long want, cJSON **ret)
 {
-    return ird_cli_request("GET", c->url, c->token, path, NULL, body);
+    char *text = body ? cJSON_PrintUnformatted(body) : NULL;
+    if (body && !text) {
+        fputs("ird: out of memory\n", stderr);
+        return 1;
+    }
+    struct ird_buf answer = IRD_BUF_INIT;
+    long status = ird_cli_request(method, base_url, token, path, text, &answer);
+    cJSON_free(text);
+    int rc = 1;
+    if (status < 0) {
+        /* ird_cli_request said why. */
+    } else if (status != want) {
+        rc = ird_cli_api_failure(status, &answer);
+    } else if (ret) {
+        *ret = cJSON_Parse(answer.data ? answer.data : "");
+        if (*ret)
+            rc = 0;
+        else
+            fprintf(stderr, "ird: the daemon at %s answered %ld with something that is not JSON\n",
+                    base_url, status);
+    } else {
+        rc = 0;
+    }
+    ird_buf_free(&answer);
+    return rc;
+}
+
+/* Print o compactly on a line (-o json). */
+static void print_compact(const cJSON *o)
+{
+    char *text = cJSON_PrintUnformatted(o);
+    if (text) {
+        printf("%s\n", text);
+        cJSON_free(text);
+    }
 }
 
 int ird_cli_api_failure(long status, const struct ird_buf *body)
@@ -182,28 +217,19 @@ int ird_cli_incidents(const struct ird_command *cmd, int argc, char **argv)
         ird_buf_free(&f.query);
         return ird_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     }
-    struct ird_buf path = IRD_BUF_INIT, body = IRD_BUF_INIT;
+    struct ird_buf path = IRD_BUF_INIT;
     ird_buf_printf(&path, "/v1/incidents%s", f.query.data ? f.query.data : "");
-    long status = client_get(&c, path.data, &body);
+    cJSON *o = NULL;
+    rc = ird_cli_call(c.url, c.token, "GET", path.data, NULL, 200, &o);
     ird_buf_free(&path);
     ird_buf_free(&f.query);
-    if (status < 0) {
-        ird_buf_free(&body);
-        return 1;
-    }
-    if (status != 200) {
-        rc = ird_cli_api_failure(status, &body);
-        ird_buf_free(&body);
+    if (rc)
         return rc;
-    }
     if (c.json) {
-        fputs(body.data ? body.data : "", stdout);
-        fputs("\n", stdout);
-        ird_buf_free(&body);
+        print_compact(o);
+        cJSON_Delete(o);
         return 0;
     }
-    cJSON *o = cJSON_Parse(body.data ? body.data : "");
-    ird_buf_free(&body);
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(o, "incidents");
     printf("%-22s %-13s %-9s %-14s %-28s %s\n", "ID", "STATE", "SEVERITY", "SOURCE",
            "NAMESPACE/POD", "TITLE");
@@ -234,28 +260,19 @@ int ird_cli_incident(const struct ird_command *cmd, int argc, char **argv)
     char *esc = curl_easy_escape(NULL, argv[optind], 0);
     if (!esc)
         return 1;
-    struct ird_buf path = IRD_BUF_INIT, body = IRD_BUF_INIT;
+    struct ird_buf path = IRD_BUF_INIT;
     ird_buf_printf(&path, "/v1/incidents/%s", esc);
     curl_free(esc);
-    long status = client_get(&c, path.data, &body);
+    cJSON *o = NULL;
+    rc = ird_cli_call(c.url, c.token, "GET", path.data, NULL, 200, &o);
     ird_buf_free(&path);
-    if (status < 0) {
-        ird_buf_free(&body);
-        return 1;
-    }
-    if (status != 200) {
-        rc = ird_cli_api_failure(status, &body);
-        ird_buf_free(&body);
+    if (rc)
         return rc;
-    }
     if (c.json) {
-        fputs(body.data ? body.data : "", stdout);
-        fputs("\n", stdout);
-        ird_buf_free(&body);
+        print_compact(o);
+        cJSON_Delete(o);
         return 0;
     }
-    cJSON *o = cJSON_Parse(body.data ? body.data : "");
-    ird_buf_free(&body);
     printf("incident   %s\nstate      %s\nseverity   %s\ntitle      %s\nsource     %s\n"
            "target     %s/%s\nopened     %s\nupdated    %s\n",
            str(o, "id"), str(o, "state"), str(o, "severity"), str(o, "title"), str(o, "source"),
@@ -287,26 +304,21 @@ static int incident_action(const struct ird_command *cmd, int argc, char **argv,
     char *esc = curl_easy_escape(NULL, argv[optind], 0);
     if (!esc)
         return 1;
-    struct ird_buf path = IRD_BUF_INIT, body = IRD_BUF_INIT;
+    struct ird_buf path = IRD_BUF_INIT;
     ird_buf_printf(&path, "/v1/incidents/%s/%s", esc, verb);
     curl_free(esc);
-    long status = ird_cli_request("POST", c.url, c.token, path.data, "{}", &body);
+    cJSON *o = NULL, *empty = cJSON_CreateObject();
+    rc = ird_cli_call(c.url, c.token, "POST", path.data, empty, 200, &o);
+    cJSON_Delete(empty);
     ird_buf_free(&path);
-    if (status < 0) {
-        rc = 1;
-    } else if (status != 200) {
-        rc = ird_cli_api_failure(status, &body);
-    } else {
-        cJSON *o = cJSON_Parse(body.data ? body.data : "");
-        if (c.json)
-            printf("%s\n", body.data ? body.data : "");
-        else
-            printf("%s: %s by %s\n", str(o, "incident"), str(o, "state"), str(o, "by"));
-        cJSON_Delete(o);
-        rc = 0;
-    }
-    ird_buf_free(&body);
-    return rc;
+    if (rc)
+        return rc;
+    if (c.json)
+        print_compact(o);
+    else
+        printf("%s: %s by %s\n", str(o, "incident"), str(o, "state"), str(o, "by"));
+    cJSON_Delete(o);
+    return 0;
 }
 
 int ird_cli_ack(const struct ird_command *cmd, int argc, char **argv)

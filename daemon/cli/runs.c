@@ -215,38 +215,10 @@ static int run_path(struct ird_buf *path, const char *prefix, const char *id, co
     return rc;
 }
 
-/* One request; on a 2xx answer *ret (may be NULL) gets the parsed body, which
- * the caller frees. Returns 0, or the exit code 1 after printing why. */
 static int call(const struct opts *o, const char *method, const char *path, const cJSON *body,
                 long want, cJSON **ret)
 {
-    char *text = body ? cJSON_PrintUnformatted(body) : NULL;
-    if (body && !text) {
-        fputs("ird: out of memory\n", stderr);
-        return 1;
-    }
-    struct ird_buf answer = IRD_BUF_INIT;
-    long status = ird_cli_request(method, o->url, o->token, path, text, &answer);
-    cJSON_free(text);
-    int rc = 1;
-    if (status < 0) {
-        /* ird_cli_request said why. */
-    } else if (status != want) {
-        rc = ird_cli_api_failure(status, &answer);
-    } else if (ret) {
-        *ret = cJSON_Parse(answer.data ? answer.data : "");
-        if (*ret)
-            rc = 0;
-        else
-            fprintf(stderr,
-                    "ird: the daemon at %s answered %ld with something that is not "
-                    "JSON\n",
-                    o->url, status);
-    } else {
-        rc = 0;
-    }
-    ird_buf_free(&answer);
-    return rc;
+    return ird_cli_call(o->url, o->token, method, path, body, want, ret);
 }
 
 static int print_json(const cJSON *o)
