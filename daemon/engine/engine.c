@@ -675,6 +675,21 @@ static int engine_guard(struct ird_action_call *call, const struct ird_guard_tar
         /* The connector fails the call; the engine parks the run as blocked. */
         free(r->guard_reason);
         r->guard_reason = strdup(err && err->msg[0] ? err->msg : "blocked by a guard");
+    } else if (rc == 0) {
+        /* Stored, so the limits count it after a restart too. */
+        struct ird_sqlq *q = ird_sqlq_new();
+        if (q) {
+            ird_sqlq_add(q,
+                         "INSERT INTO guard_targets(incident, kind, namespace, name, at) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5)",
+                         "ssssi", r->incident_id ? r->incident_id : r->id, target->kind,
+                         target->namespace_ ? target->namespace_ : "", target->name,
+                         ird_clock_now_ms());
+            /* Rows older than the longest guard window are of no more use. */
+            ird_sqlq_add(q, "DELETE FROM guard_targets WHERE at <= ?1", "i",
+                         ird_clock_now_ms() - 3600 * 1000);
+            ird_sqlq_submit(r->e->store, q, log_store_failure, NULL);
+        }
     }
     return rc;
 }
@@ -1365,6 +1380,28 @@ static void instances_free(struct ird_engine *e)
     e->ninstances = 0;
 }
 
+/* Give the guards back what they let through in the last hour (the longest
+ * window a guard looks at). */
+static void guards_reseed(struct ird_engine *e)
+{
+    int64_t since = ird_clock_now_ms() - 3600 * 1000;
+    sqlite3_stmt *st;
+    if (e->guards && sqlite3_prepare_v2(ird_store_reader(e->store),
+                                        "SELECT incident, kind, namespace, name, at FROM "
+                                        "guard_targets WHERE at > ?1 ORDER BY at",
+                                        -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, since);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            struct ird_guard_target t = {(const char *)sqlite3_column_text(st, 1),
+                                         (const char *)sqlite3_column_text(st, 2),
+                                         (const char *)sqlite3_column_text(st, 3), NULL};
+            ird_guards_remember(e->guards, (const char *)sqlite3_column_text(st, 0), &t,
+                                sqlite3_column_int64(st, 4));
+        }
+        sqlite3_finalize(st);
+    }
+}
+
 int ird_engine_configure(struct ird_engine *e, struct ird_playbook_set *set,
                          struct ird_guards *guards, const struct ird_engine_opts *opts)
 {
@@ -1378,6 +1415,7 @@ int ird_engine_configure(struct ird_engine *e, struct ird_playbook_set *set,
     ird_guards_free(e->guards);
     e->guards = guards;
     e->opts = *opts;
+    guards_reseed(e); /* new guards start from what the store remembers */
     return 0;
 }
 

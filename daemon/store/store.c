@@ -118,6 +118,16 @@ static const char *const migrations[] = {
     "  UNIQUE (kind, subject)"
     ");"
     "CREATE INDEX timers_due ON timers(due_at);",
+    /* 3: what the guards let through, so their limits survive a restart. */
+    "CREATE TABLE guard_targets ("
+    "  id INTEGER PRIMARY KEY,"
+    "  incident TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  namespace TEXT NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  at INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX guard_targets_at ON guard_targets(at);",
 };
 #define NMIGRATIONS (int)(sizeof(migrations) / sizeof(migrations[0]))
 

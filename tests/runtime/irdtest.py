@@ -63,7 +63,10 @@ class Ird:
         self.proc = subprocess.Popen([IRD, "serve", "-c", self.config] + self.args,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      env=self.env)
-        line = self.wait_log(lambda l: l.get("msg") in ("listening",), timeout=timeout)
+        # From this process's lines only: a restarted Ird has its old ones too.
+        self._partial = b""
+        line = self.wait_log(lambda l: l.get("msg") in ("listening",), timeout=timeout,
+                             start=len(self.log_lines))
         self.webhooks = line["webhooks"]
         self.api = line["api"]
         return self
