@@ -193,6 +193,10 @@ int ird_k8s_secret_rotate(const cJSON *secret, const struct ird_k8s_rotate_opts 
     }
     cJSON *bmeta = cJSON_GetObjectItemCaseSensitive(body, "metadata");
     cJSON_DeleteItemFromObjectCaseSensitive(bmeta, "managedFields");
+    /* kubectl apply keeps a copy of the whole Secret, values included, in this
+     * annotation: writing it back would keep the old values in the object. */
+    cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(bmeta, "annotations"),
+                                            "kubectl.kubernetes.io/last-applied-configuration");
     cJSON_DeleteItemFromObjectCaseSensitive(body, "stringData");
     cJSON *bdata = cJSON_GetObjectItemCaseSensitive(body, "data");
     size_t n = 0;

@@ -261,6 +261,17 @@ cJSON *ird_k8s_request_redacted_body(const struct ird_k8s_request *r)
         cJSON_Delete(copy);
         return NULL;
     }
+    if (secret) {
+        /* kubectl apply keeps a copy of the whole Secret, values included. */
+        cJSON *ann = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(copy, "metadata"), "annotations");
+        const char *last = "kubectl.kubernetes.io/last-applied-configuration";
+        if (cJSON_GetObjectItemCaseSensitive(ann, last) &&
+            !cJSON_ReplaceItemInObjectCaseSensitive(ann, last, cJSON_CreateString("<redacted>"))) {
+            cJSON_Delete(copy);
+            return NULL;
+        }
+    }
     return copy;
 }
 

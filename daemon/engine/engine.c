@@ -55,7 +55,8 @@ struct run {
     uv_timer_t timer; /* timeout, backoff, approval timeout */
     bool timer_closed;
     bool cancel_requested;
-    bool persisting;    /* a store job for this run is in flight */
+    int writes;         /* store jobs for this run still in flight */
+    bool releasing;     /* to be freed once no write or call is in flight */
     char *guard_reason; /* a guard refused the current call */
 };
 
@@ -205,10 +206,14 @@ static void on_run_timer_closed(uv_handle_t *h)
     run_free(h->data);
 }
 
-/* Forget the run in memory (its store rows say where it is). */
+/* Forget the run in memory (its store rows say where it is). A write or a
+ * call still in flight holds it: the last of them to come back frees it. */
 static void run_release(struct run *r)
 {
+    r->releasing = true;
     uv_timer_stop(&r->timer);
+    if (r->writes > 0 || r->call_active)
+        return;
     if (!uv_is_closing((uv_handle_t *)&r->timer))
         uv_close((uv_handle_t *)&r->timer, on_run_timer_closed);
 }
@@ -238,7 +243,7 @@ static struct run *run_new(struct ird_engine *e, const struct ird_playbook *pb, 
 static struct run *run_find(struct ird_engine *e, const char *id)
 {
     for (struct run *r = e->runs; r; r = r->next_run)
-        if (r->id && strcmp(r->id, id) == 0)
+        if (r->id && !r->releasing && strcmp(r->id, id) == 0)
             return r;
     return NULL;
 }
@@ -263,11 +268,11 @@ static void persist(struct run *r, struct ird_sqlq *q, void (*then)(struct run *
     }
     p->r = r;
     p->then = then;
-    r->persisting = true;
+    r->writes++;
     if (ird_sqlq_submit(r->e->store, q, persisted, p)) {
         /* Only while closing: the run stays as the store has it. */
         free(p);
-        r->persisting = false;
+        r->writes--;
         run_release(r);
     }
 }
@@ -279,7 +284,11 @@ static void persisted(int status, const struct ird_sqlq *q, void *data)
     struct run *r = p->r;
     void (*then)(struct run *) = p->then;
     free(p);
-    r->persisting = false;
+    r->writes--;
+    if (r->releasing) {
+        run_release(r);
+        return;
+    }
     if (status) {
         /* The store failed: stop here; the rows say where the run was, and the
          * next start resumes it. */
@@ -355,7 +364,7 @@ static void created(int status, const struct ird_sqlq *q, void *data)
 {
     struct create_ctx *c = data;
     struct run *r = c->r;
-    r->persisting = false;
+    r->writes--;
     bool stored = status == 0 && ird_sqlq_changes(q, c->insert_index) > 0;
     if (c->done)
         c->done(status ? status : stored ? 0 : -EEXIST, r->id, c->early_error, c->data);
@@ -366,7 +375,7 @@ static void created(int status, const struct ird_sqlq *q, void *data)
                 IRD_LS("dry_run", r->dry_run ? "true" : "false"));
         free(c->early_error);
         free(c);
-        if (!r->e->closing) {
+        if (!r->e->closing && !r->releasing) {
             run_next(r);
             return;
         }
@@ -447,9 +456,10 @@ static int run_create(struct ird_engine *e, const struct ird_playbook *pb, bool 
                  r->id);
     ird_sqlq_audit(q, now, actor, "run.started", r->id, d);
     cJSON_Delete(d);
-    r->persisting = true;
+    r->writes++;
     int rc = ird_sqlq_submit(e->store, q, created, c);
     if (rc) {
+        r->writes--;
         free(c->early_error);
         free(c);
         run_release(r);
@@ -648,7 +658,12 @@ static void on_call_done(struct ird_action_call *call, enum ird_action_status st
 
 static void on_backoff(uv_timer_t *t)
 {
-    step_dispatch(t->data);
+    struct run *r = t->data;
+    if (r->cancel_requested) {
+        run_next(r); /* finishes it as cancelled */
+        return;
+    }
+    step_dispatch(r);
 }
 
 static void on_step_timeout(uv_timer_t *t)
@@ -675,8 +690,9 @@ static int engine_guard(struct ird_action_call *call, const struct ird_guard_tar
         /* The connector fails the call; the engine parks the run as blocked. */
         free(r->guard_reason);
         r->guard_reason = strdup(err && err->msg[0] ? err->msg : "blocked by a guard");
-    } else if (rc == 0) {
-        /* Stored, so the limits count it after a restart too. */
+    } else if (rc == 0 && !call->dry_run) {
+        /* Stored, so the limits count it after a restart too (a dry run
+         * touches nothing, so it uses up nothing across restarts). */
         struct ird_sqlq *q = ird_sqlq_new();
         if (q) {
             ird_sqlq_add(q,
@@ -706,6 +722,8 @@ static void step_dispatch(struct run *r)
 {
     const struct ird_step *s = cur_step(r);
     r->attempt++;
+    /* The step keeps the calls of its last attempt. */
+    cJSON_Delete(r->call.planned);
     memset(&r->call, 0, sizeof(r->call));
     r->call.action = s->spec;
     instance_for(r->e, s, &r->call.instance);
@@ -749,7 +767,7 @@ static void on_call_done(struct ird_action_call *call, enum ird_action_status st
         status = IRD_ACTION_RETRY;
         error = "timed out";
     }
-    if (r->e->closing) {
+    if (r->e->closing || r->releasing) {
         /* Shutting down: the step stays "running" in the store and is issued
          * again at the next start. */
         cJSON_Delete(result);
@@ -797,6 +815,10 @@ static void on_call_done(struct ird_action_call *call, enum ird_action_status st
         int64_t delay = backoff_ms(r->e, r->attempt);
         if (retry_after_ms > delay)
             delay = retry_after_ms;
+        /* A server's Retry-After is honoured up to engine.retry_cap: it must
+         * not park a run for as long as the server likes. */
+        if (delay > r->e->opts.retry_cap_ms)
+            delay = r->e->opts.retry_cap_ms;
         labels_for(labels, sizeof(labels), "action", s->action, "outcome", "retried");
         ird_metrics_add("ird_actions_total", labels, 1);
         ird_log(IRD_LOG_INFO, "step will be retried", IRD_LS("run", r->id), IRD_LS("step", s->name),
@@ -999,7 +1021,6 @@ int ird_engine_approve(struct ird_engine *e, const char *run_id, const char *ste
         free(r->forced_by);
         r->forced_by = strdup(actor);
     }
-    r->persisting = false;
     int64_t now = ird_clock_now_ms();
     struct ird_sqlq *q = ird_sqlq_new();
     cJSON *d = brief(r);
@@ -1032,11 +1053,21 @@ int ird_engine_cancel(struct ird_engine *e, const char *run_id, const char *acto
             add_step_row(sq, r, "cancelled", "cancelled", NULL, now, true);
             ird_sqlq_submit(e->store, sq, NULL, NULL);
         }
-        r->persisting = false;
         run_finish(r, RUN_CANCELLED, "cancelled");
         return 0;
     }
-    /* Between steps or in a step: the run stops before its next step. */
+    if (!r->call_active && r->writes == 0) {
+        /* Waiting out a retry's backoff: stop now. */
+        uv_timer_stop(&r->timer);
+        if (cur_step(r)) {
+            struct ird_sqlq *sq = ird_sqlq_new();
+            add_step_row(sq, r, "cancelled", "cancelled", NULL, now, true);
+            ird_sqlq_submit(e->store, sq, NULL, NULL);
+        }
+        run_finish(r, RUN_CANCELLED, "cancelled");
+        return 0;
+    }
+    /* In a step, or storing one: the run stops before its next step. */
     r->cancel_requested = true;
     return 0;
 }
@@ -1155,6 +1186,10 @@ int ird_engine_resume(struct ird_engine *e, struct ird_err *err)
                     cJSON_AddItemToObject(entry, "result", res ? res : cJSON_CreateObject());
                     cJSON_AddItemToObject(steps, sname, entry);
                 } else if (idx == r->next) {
+                    /* The playbook may have changed since: a row about another
+                     * step says nothing about this one (nor approves it). */
+                    if (!cur_step(r) || strcmp(cur_step(r)->name, sname) != 0)
+                        continue;
                     cur_state_copy = strdup((const char *)sqlite3_column_text(ss, 2));
                     r->attempt = (unsigned)sqlite3_column_int(ss, 4);
                     r->step_started_ms = sqlite3_column_int64(ss, 5);
@@ -1168,13 +1203,11 @@ int ird_engine_resume(struct ird_engine *e, struct ird_err *err)
         }
         cur_state = cur_state_copy;
         const struct ird_step *s = cur_step(r);
-        if (s && cur_state && strcmp(s->name, (const char *)s->name) == 0 &&
-            (r->state == RUN_WAITING || r->state == RUN_BLOCKED)) {
+        if (s && cur_state && (r->state == RUN_WAITING || r->state == RUN_BLOCKED)) {
             /* Still waiting for a human. */
             struct ird_err perr = {{0}};
             ird_playbook_step_params(s, r->ctx, &r->params, &r->redacted, &perr);
             step_park(r, r->state, NULL, false);
-            r->persisting = true;
         } else {
             /* A step that was running is issued again: actions are idempotent. */
             r->state = RUN_RUNNING;
@@ -1455,8 +1488,8 @@ void ird_engine_close(struct ird_engine *e, void (*close_cb)(void *), void *data
             /* Ask the action to stop; its answer releases the run. */
             if (r->call.action->cancel)
                 r->call.action->cancel(&r->call);
-        } else if (!r->persisting || r->state == RUN_WAITING || r->state == RUN_BLOCKED) {
-            run_release(r);
+        } else {
+            run_release(r); /* at once, or when its writes are back */
         }
     }
     if (e->nruns == 0) {

@@ -32,6 +32,7 @@ struct ird_http_call {
     struct curl_slist *headers;
     struct curl_slist *connect_to;
     char *body;
+    size_t body_len;
     size_t max_bytes;
     struct ird_buf resp_body;
     struct ird_http_header *resp_headers;
@@ -240,8 +241,13 @@ static void call_free(struct ird_http_call *call)
         return;
     if (call->easy)
         curl_easy_cleanup(call->easy);
+    /* The copies held a bearer token and maybe new Secret values: wipe them. */
+    for (struct curl_slist *h = call->headers; h; h = h->next)
+        explicit_bzero(h->data, strlen(h->data));
     curl_slist_free_all(call->headers);
     curl_slist_free_all(call->connect_to);
+    if (call->body)
+        explicit_bzero(call->body, call->body_len);
     free(call->body);
     ird_buf_free(&call->resp_body);
     headers_reset(call);
@@ -761,6 +767,7 @@ static int setup_call(struct ird_http_call *call, const struct ird_http_request 
             return -ENOMEM;
         if (req->body_len)
             memcpy(call->body, req->body, req->body_len);
+        call->body_len = req->body_len;
         curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
         curl_easy_setopt(easy, CURLOPT_POSTFIELDS, call->body);
     }

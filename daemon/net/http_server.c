@@ -34,7 +34,9 @@ struct ird_http_conn {
     bool reading;       /* uv_read_start active */
     int error_status;   /* set by a callback that refuses the request */
     const char *error_detail;
-    struct ird_buf in; /* received bytes not yet parsed */
+    struct ird_buf in; /* received bytes; those before in_off are parsed */
+    size_t in_off;
+    bool peer_closed; /* the client half-closed: answer what it sent, then close */
     struct ird_buf url;
     struct ird_buf field; /* header name being received */
     struct ird_buf value; /* header value being received */
@@ -103,6 +105,8 @@ const char *ird_http_status_text(int status)
 
 static void conn_process(struct ird_http_conn *c);
 static void conn_close(struct ird_http_conn *c);
+static void refused_path(struct ird_http_conn *c);
+static void start_reading(struct ird_http_conn *c);
 
 /* ---- request assembly --------------------------------------------------- */
 
@@ -118,6 +122,7 @@ static void request_clear(struct ird_http_conn *c)
     free(r->path);
     r->target = r->path = NULL;
     r->query = "";
+    r->method = NULL;
     for (size_t i = 0; i < r->nparams; i++)
         free(r->params[i]);
     r->nparams = 0;
@@ -250,6 +255,11 @@ static int on_headers_complete(llhttp_t *p)
     memcpy(r->path, r->target, plen);
     r->path[plen] = '\0';
     r->query = q ? q + 1 : "";
+    if (p->method == HTTP_CONNECT)
+        return refuse(c, 400, "CONNECT is not supported");
+    /* ird never switches protocols: an Upgrade header is ignored, so the
+     * connection goes on as HTTP/1.1 (llhttp would otherwise stop parsing). */
+    p->upgrade = 0;
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > lim->body_bytes)
         return refuse(c, 413, "the request body is larger than the limit");
     /* The size is known and allowed: one allocation for the whole body. */
@@ -354,10 +364,8 @@ static void on_timeout(uv_timer_t *t)
         c->req.listener = c->server->name;
         if (!c->req.method)
             c->req.method = "";
-        if (!c->req.path) {
-            c->req.path = ird_buf_steal(&c->url);
-            c->req.query = "";
-        }
+        if (!c->req.path)
+            refused_path(c);
         c->req.route = "unmatched";
         c->close_after = true;
         ird_http_respond_error(&c->req, 408, "request timeout", c->error_detail, NULL);
@@ -375,8 +383,30 @@ static void timer_for_state(struct ird_http_conn *c)
         uv_timer_start(&c->timer, on_timeout, lim->read_timeout_ms, 0);
     else if (c->state == CONN_LINGER)
         uv_timer_start(&c->timer, on_timeout, 1000, 0);
+    else if (c->state == CONN_WRITING)
+        uv_timer_start(&c->timer, on_timeout, lim->read_timeout_ms, 0);
     else
         uv_timer_stop(&c->timer);
+}
+
+/* The most a connection buffers ahead of what it has answered. */
+static size_t input_cap(const struct ird_http_conn *c)
+{
+    const struct ird_http_limits *lim = &c->server->limits;
+    return lim->header_bytes + lim->body_bytes + lim->url_bytes;
+}
+
+/* The path of a request refused before its headers were complete, for the
+ * access log: the target up to '?' (a query string may carry a token). */
+static void refused_path(struct ird_http_conn *c)
+{
+    size_t n = c->url.len;
+    const char *q = c->url.data ? memchr(c->url.data, '?', n) : NULL;
+    if (q)
+        n = (size_t)(q - c->url.data);
+    c->req.path = strndup(c->url.data ? c->url.data : "", n);
+    c->req.query = "";
+    ird_buf_reset(&c->url);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -393,8 +423,21 @@ static void start_reading(struct ird_http_conn *c);
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct ird_http_conn *c = stream->data;
+    if (nread == UV_EOF && c->state != CONN_LINGER) {
+        /* A half-close: the client sent all it will. What it sent is still
+         * answered (a request in the handler, pipelined ones buffered); a
+         * request cut short can never complete. */
+        uv_read_stop(stream);
+        c->reading = false;
+        c->peer_closed = true;
+        if (c->state == CONN_READING || (c->state == CONN_IDLE && c->in.len == c->in_off))
+            conn_close(c);
+        else
+            conn_process(c);
+        return;
+    }
     if (nread < 0) {
-        /* EOF or error: a request being handled still gets its callback; the
+        /* An error: a request being handled still gets its callback; the
          * connection is freed after the handler answers. */
         conn_close(c);
         return;
@@ -402,15 +445,18 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0)
         return;
     if (c->state == CONN_LINGER)
-        return; /* discard */
+        return;          /* discard */
+    if (c->in_off > 0) { /* drop what was parsed, once per read */
+        ird_buf_consume(&c->in, c->in_off);
+        c->in_off = 0;
+    }
     if (ird_buf_append(&c->in, buf->base, (size_t)nread)) {
         conn_close(c);
         return;
     }
-    /* Back-pressure: while a request is in the handler, keep at most one more
-     * request's worth of pipelined bytes buffered. */
-    const struct ird_http_limits *lim = &c->server->limits;
-    if (c->in_handler && c->in.len > lim->header_bytes + lim->body_bytes + lim->url_bytes) {
+    /* Back-pressure: never buffer more than one request's worth ahead of
+     * what has been answered, whatever the state. */
+    if (c->in.len > input_cap(c)) {
         uv_read_stop(stream);
         c->reading = false;
     }
@@ -442,6 +488,17 @@ static void after_response(struct ird_http_conn *c)
 {
     if (c->state == CONN_CLOSING)
         return;
+    if (c->peer_closed && !c->close_after && !c->server->shutting_down) {
+        /* Answer the next buffered request, or close when there is none. */
+        if (c->in.len == c->in_off) {
+            conn_close(c);
+            return;
+        }
+        c->state = CONN_IDLE;
+        llhttp_resume(&c->parser);
+        conn_process(c);
+        return;
+    }
     if (c->close_after || c->server->shutting_down) {
         if (c->error_status) {
             /* Lingering close: the client may still be sending the body we
@@ -451,6 +508,7 @@ static void after_response(struct ird_http_conn *c)
             if (sd && uv_shutdown(sd, (uv_stream_t *)&c->tcp, on_shutdown) == 0) {
                 c->state = CONN_LINGER;
                 ird_buf_reset(&c->in);
+                c->in_off = 0;
                 start_reading(c);
                 timer_for_state(c);
                 return;
@@ -534,23 +592,26 @@ static const char *refusal_error(int status)
 static void conn_process(struct ird_http_conn *c)
 {
     if (c->state == CONN_HANDLING || c->state == CONN_WRITING || c->state == CONN_CLOSING ||
-        c->state == CONN_LINGER || c->in.len == 0)
+        c->state == CONN_LINGER || c->in.len == c->in_off)
         return;
     if (c->state == CONN_IDLE && c->server->shutting_down) {
         conn_close(c);
         return;
     }
     enum conn_state before = c->state;
-    llhttp_errno_t e = llhttp_execute(&c->parser, c->in.data, c->in.len);
+    const char *from = c->in.data + c->in_off;
+    llhttp_errno_t e = llhttp_execute(&c->parser, from, c->in.len - c->in_off);
     if (c->state == CONN_READING && before != CONN_READING)
         timer_for_state(c); /* a request began: the read timeout runs */
     if (e == HPE_OK) {
         ird_buf_reset(&c->in);
+        c->in_off = 0;
+        if (!c->peer_closed)
+            start_reading(c);
         return;
     }
     if (e == HPE_PAUSED) {
-        size_t used = (size_t)(llhttp_get_error_pos(&c->parser) - c->in.data);
-        ird_buf_consume(&c->in, used);
+        c->in_off += (size_t)(llhttp_get_error_pos(&c->parser) - from);
         c->close_after = !llhttp_should_keep_alive(&c->parser);
         c->state = CONN_HANDLING;
         c->in_handler = true;
@@ -571,11 +632,9 @@ static void conn_process(struct ird_http_conn *c)
     c->req.listener = c->server->name;
     c->req.conn = c;
     if (!c->req.method)
-        c->req.method = llhttp_method_name((llhttp_method_t)c->parser.method);
-    if (!c->req.path) {
-        c->req.path = ird_buf_steal(&c->url);
-        c->req.query = "";
-    }
+        c->req.method = ""; /* refused before its headers were complete */
+    if (!c->req.path)
+        refused_path(c);
     c->req.route = "unmatched";
     ird_http_respond_error(&c->req, status, refusal_error(status),
                            detail ? detail : "malformed request", NULL);
@@ -624,6 +683,7 @@ void ird_http_respond(struct ird_http_request *req, int status, const char *cont
         return;
     }
     c->state = CONN_WRITING;
+    timer_for_state(c); /* a client that never reads must not hold on forever */
     request_clear(c);
     if (out.data) {
         size_t n = out.len;

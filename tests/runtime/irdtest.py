@@ -60,6 +60,8 @@ class Ird:
             f.write(text + textwrap.dedent(extra))
 
     def start(self, timeout=15):
+        if self.proc and self.proc.stderr:  # a restart: the old pipe is done
+            self.proc.stderr.close()
         self.proc = subprocess.Popen([IRD, "serve", "-c", self.config] + self.args,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      env=self.env)

@@ -7,6 +7,7 @@ guards until an admin forces them, run dry, and leave an intact audit trail.
 Every daemon here uses the test connector only (tests/fixtures/playbooks/engine)."""
 
 import json
+import signal
 import os
 import shutil
 import textwrap
@@ -709,6 +710,33 @@ class DryRunDaemonTest(EngineTestCase):
 
 
 # ------------------------------------------------------------------------------
+class ShutdownRaceTest(IrdTestCase):
+    """SIGTERM while a run is being parked or approved: the daemon still exits
+    cleanly (no sanitizer report) and the run waits in the store."""
+
+    def test_sigterm_right_after_a_run_parks(self):
+        for _ in range(4):
+            ird = EngineIrd("approve")
+            try:
+                ird.start()
+                inc = ird.alert("approve")
+                ird.signal(signal.SIGTERM)
+                self.assertCleanExit(ird, ird.wait_exit())
+                ird.proc = None
+                ird.start()  # the same state: the run is there, waiting
+                run = ird.wait_state(ird.wait_runs(inc, 1)[0]["id"], "waiting_approval")
+                self.assertEqual(steps_of(run)["isolate"]["state"], "waiting_approval")
+                status, _, _ = ird.request("POST", "/v1/runs/%s/approve" % run["id"], body={},
+                                           headers={"Authorization": "Bearer " + RESPONDER_TOKEN},
+                                           listener="api")
+                self.assertEqual(status, 202)
+                ird.signal(signal.SIGTERM)  # right after the approval
+                self.assertCleanExit(ird, ird.wait_exit())
+            finally:
+                ird.kill()
+                ird.tmp.cleanup()
+
+
 class RestartTest(IrdTestCase):
     """kill -9 in the middle of a run; the next start finishes it."""
 

@@ -223,6 +223,74 @@ class HttpTest(IrdTestCase):
         self.assertEqual(self.ird.request("GET", "/healthz")[0], 200)
 
 
+class HttpEdgeTest(IrdTestCase):
+    """Half-closes, Upgrade headers, and what the log shows of refused requests."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.ird = Ird(DISCARD + LIMITS).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        code = cls.ird.stop()
+        cls.ird.tmp.cleanup()
+        assert code == 0, "ird exited %s" % code
+
+    def test_half_close_still_gets_every_answer(self):
+        s = self.ird.raw()
+        try:
+            s.sendall(b"POST /v1/alerts/sink HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
+                      b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            s.shutdown(socket.SHUT_WR)
+            got = read_responses(s, 2)
+            self.assertEqual([g[0] for g in got], [204, 200])
+            self.assertTrue(is_closed(s))
+        finally:
+            s.close()
+
+    def test_upgrade_header_is_ignored(self):
+        s = self.ird.raw()
+        try:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+                      b"Upgrade: websocket\r\n\r\n")
+            self.assertEqual(read_response(s)[0], 200)
+            s.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(read_response(s)[0], 200)
+        finally:
+            s.close()
+
+    def test_refused_request_after_head_has_its_body(self):
+        s = self.ird.raw()
+        try:
+            s.sendall(b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            data = b""
+            while b"\r\n\r\n" not in data:  # a HEAD answer: headers only
+                data += s.recv(4096)
+            head, rest = data.split(b"\r\n\r\n", 1)
+            self.assertTrue(head.startswith(b"HTTP/1.1 200"))
+            self.assertEqual(rest, b"")
+            s.sendall(b"GET /" + b"a" * 600 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+            status, headers, body, _ = read_response(s)
+            self.assertEqual(status, 414)
+            self.assertEqual(json.loads(body)["error"], "uri too long")
+        finally:
+            s.close()
+
+    def test_refused_request_logs_no_query_string(self):
+        start = len(self.ird.drain_logs())
+        s = self.ird.raw()
+        try:
+            s.sendall(b"POST /v1/alerts/sink?token=SECRET-in-the-query HTTP/1.1\r\nHost: x\r\n"
+                      b"X-Big: " + b"a" * 3000 + b"\r\n\r\n")
+            self.assertEqual(read_response(s)[0], 431)
+        finally:
+            s.close()
+        line = self.ird.wait_log(lambda l: l.get("msg") == "request" and l.get("status") == 431,
+                                 start=start)
+        self.assertEqual(line["path"], "/v1/alerts/sink")
+        self.assertNotIn("SECRET", json.dumps(self.ird.drain_logs()[start:]))
+
+
 class LifecycleTest(IrdTestCase):
     def test_sigterm_lets_a_request_in_flight_finish(self):
         with Ird(DISCARD) as ird:

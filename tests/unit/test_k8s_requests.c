@@ -1117,9 +1117,48 @@ static void test_rbac_table(void)
     CHECK(ird_k8s_resource_find("get", "", "configmaps") == NULL);
 }
 
+/* kubectl apply keeps the whole Secret, values included, in an annotation:
+ * a rotation does not write it back, and a planned call never shows it. */
+static void test_secret_last_applied(void)
+{
+    cJSON *secret = load_json("secret-db.json");
+    cJSON *meta = cJSON_GetObjectItem(secret, "metadata");
+    cJSON *ann = cJSON_GetObjectItem(meta, "annotations");
+    cJSON_AddStringToObject(ann, "kubectl.kubernetes.io/last-applied-configuration",
+                            "{\"data\":{\"password\":\"b2xkLXBhc3N3b3Jk\"}}");
+    struct counter_rng rng = {0, 0};
+    struct ird_k8s_rotate_opts o = {.length = 20,
+                                    .incident = "inc-42",
+                                    .now_ms = NOW_MS,
+                                    .random = counter_random,
+                                    .random_ctx = &rng};
+    struct ird_k8s_request r = {0};
+    struct ird_err e = {{0}};
+    cJSON *rotated = NULL;
+    CHECK_INT(ird_k8s_secret_rotate(secret, &o, &r, &rotated, &e), 0);
+    const cJSON *bann = cJSON_GetObjectItem(cJSON_GetObjectItem(r.body, "metadata"), "annotations");
+    CHECK(cJSON_GetObjectItem(bann, "kubectl.kubernetes.io/last-applied-configuration") == NULL);
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(bann, "owner")), "team-a");
+    ird_k8s_request_free(&r);
+    cJSON_Delete(rotated);
+
+    /* Any Secret body shown as a planned call: data and that annotation hidden. */
+    struct ird_k8s_request plain = {.method = "PUT", .body = cJSON_Duplicate(secret, 1)};
+    cJSON *red = ird_k8s_request_redacted_body(&plain);
+    char *text = cJSON_PrintUnformatted(red);
+    CHECK(text && strstr(text, "b2xkLXBhc3N3b3Jk") == NULL);
+    CHECK(text && strstr(text, "\"kubectl.kubernetes.io/last-applied-configuration\":"
+                               "\"<redacted>\"") != NULL);
+    cJSON_free(text);
+    cJSON_Delete(red);
+    cJSON_Delete(plain.body);
+    cJSON_Delete(secret);
+}
+
 int main(void)
 {
     test_paths_and_encoding();
+    test_secret_last_applied();
     test_pods();
     test_labels();
     test_dry_run();
