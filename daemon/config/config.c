@@ -81,7 +81,7 @@ const struct ird_conf_key ird_conf_keys[] = {
      "Backoff before a step's first retry: a random wait up to this, doubling with each attempt.",
      NULL, 0, 3600000, OFF(retry_base_ms)},
     {"engine.retry_cap", IRD_CONF_DURATION, "30s",
-     "The longest backoff between two attempts of a step.", NULL, 0, 86400000, OFF(retry_cap_ms)},
+     "The longest wait between two attempts of a step, a server's Retry-After included.", NULL, 0, 86400000, OFF(retry_cap_ms)},
     {"engine.max_runs", IRD_CONF_INT, "10000",
      "Playbook runs in flight at once; past it new runs fail at once with a reason.", NULL, 1,
      10000000, OFF(max_runs)},
