@@ -74,18 +74,6 @@ static void transitioned(int status, const struct ird_sqlq *q, void *data)
         free(t);
         return;
     }
-    /* The audit record follows the change it records (a refused change has
-     * none): its own job, right behind. */
-    struct ird_sqlq *aq = ird_sqlq_new();
-    cJSON *detail = cJSON_CreateObject();
-    cJSON_AddStringToObject(detail, "by", t->actor);
-    if (aq && ird_sqlq_audit(aq, ird_clock_now_ms(), t->actor,
-                             t->resolve ? "incident.resolved" : "incident.acknowledged",
-                             req->params[0], detail) == 0)
-        ird_sqlq_submit(t->api->daemon->store, aq, NULL, NULL);
-    else
-        ird_sqlq_free(aq);
-    cJSON_Delete(detail);
     if (t->resolve) {
         /* The playbooks that ran for it get their on_resolve steps. */
         cJSON *alert = first_alert(db, req->params[0]);
@@ -145,6 +133,7 @@ static void transition(struct ird_http_request *req, void *data, bool resolve)
                  "INSERT INTO timeline(incident_id, at, kind, detail) SELECT ?1, ?2, ?3, ?4 "
                  "WHERE changes() > 0",
                  "sisj", id, now, kind, detail);
+    ird_sqlq_audit_if(q, t->update_index, now, t->actor, kind, id, detail);
     cJSON_Delete(detail);
     if (ird_sqlq_submit(a->daemon->store, q, transitioned, t)) {
         free(t);

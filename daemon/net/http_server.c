@@ -610,6 +610,8 @@ static void conn_process(struct ird_http_conn *c)
             start_reading(c);
         return;
     }
+    if (c->state == CONN_CLOSING)
+        return; /* a callback had to close it (out of memory) */
     if (e == HPE_PAUSED) {
         c->in_off += (size_t)(llhttp_get_error_pos(&c->parser) - from);
         c->close_after = !llhttp_should_keep_alive(&c->parser);

@@ -24,6 +24,7 @@ struct stmt {
     int changes;
     /* An audit record instead of a statement. */
     int is_audit;
+    int only_if_changed; /* the statement whose changes gate this record, +1; 0 none */
     int64_t at;
     char *actor, *kind, *subject;
     cJSON *detail;
@@ -110,6 +111,15 @@ int ird_sqlq_audit(struct ird_sqlq *q, int64_t at_ms, const char *actor, const c
     return s->actor && s->kind && s->subject && s->detail ? 0 : -ENOMEM;
 }
 
+int ird_sqlq_audit_if(struct ird_sqlq *q, int statement, int64_t at_ms, const char *actor,
+                      const char *kind, const char *subject, const cJSON *detail)
+{
+    int rc = ird_sqlq_audit(q, at_ms, actor, kind, subject, detail);
+    if (rc == 0)
+        q->v[q->n - 1].only_if_changed = statement + 1;
+    return rc;
+}
+
 int ird_sqlq_changes(const struct ird_sqlq *q, int i)
 {
     return i >= 0 && (size_t)i < q->n ? q->v[i].changes : 0;
@@ -138,6 +148,8 @@ static int apply(sqlite3 *db, void *data)
     for (size_t i = 0; i < q->n; i++) {
         struct stmt *s = &q->v[i];
         if (s->is_audit) {
+            if (s->only_if_changed && q->v[s->only_if_changed - 1].changes == 0)
+                continue;
             if (ird_audit_append(db, s->at, s->actor, s->kind, s->subject, s->detail))
                 return -EIO;
             continue;

@@ -23,6 +23,10 @@ int ird_sqlq_add(struct ird_sqlq *q, const char *sql, const char *fmt, ...);
 /* Append an audit record (store/audit.h) after the statements so far. */
 int ird_sqlq_audit(struct ird_sqlq *q, int64_t at_ms, const char *actor, const char *kind,
                    const char *subject, const cJSON *detail);
+/* The same, written only when statement (an index ird_sqlq_add returned)
+ * changed rows: a refused change leaves no record, in the same transaction. */
+int ird_sqlq_audit_if(struct ird_sqlq *q, int statement, int64_t at_ms, const char *actor,
+                      const char *kind, const char *subject, const cJSON *detail);
 /* Rows changed by statement i once the job ran (for INSERT OR IGNORE). */
 int ird_sqlq_changes(const struct ird_sqlq *q, int i);
 /* Run q as one store job; done(status, q, data) runs on the loop after the
