@@ -185,7 +185,9 @@ sources = { am = { type = "alertmanager"; auth = { type = "bearer"; tokens = [ "
                         am_alert("B", "retry-2", namespace="retry")])
         wait_for("a 503 to Alertmanager", lambda: metric_value(
             ird, "ird_alerts_received_total", 'source="am",outcome="rejected_overload"') >= 2)
-        self.assertEqual(list_incidents(ird), [])
+        # Alertmanager may have flushed the group once while it held only the
+        # first alert (that one fits); the group of two never does.
+        self.assertLess(len(list_incidents(ird)), 2)
         ird.write_config("""
 sources = { am = { type = "alertmanager"; auth = { type = "bearer"; tokens = [ "%s" ]; }; }; };
 intake = { queue_size = 100; };
