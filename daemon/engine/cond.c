@@ -431,6 +431,8 @@ static void value_clear(struct value *v)
 {
     cJSON_Delete(v->json);
     free(v->text);
+    v->json = NULL; /* cleared twice on some error paths */
+    v->text = NULL;
 }
 
 static char *number_text(double d)

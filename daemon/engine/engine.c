@@ -1190,6 +1190,7 @@ int ird_engine_resume(struct ird_engine *e, struct ird_err *err)
                      * step says nothing about this one (nor approves it). */
                     if (!cur_step(r) || strcmp(cur_step(r)->name, sname) != 0)
                         continue;
+                    free(cur_state_copy);
                     cur_state_copy = strdup((const char *)sqlite3_column_text(ss, 2));
                     r->attempt = (unsigned)sqlite3_column_int(ss, 4);
                     r->step_started_ms = sqlite3_column_int64(ss, 5);
