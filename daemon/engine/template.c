@@ -415,7 +415,7 @@ static struct ird_template *parse(const char *text, unsigned col0, bool single, 
             i += 2;
         } else if (text[i] == '$' && text[i + 1] == '{') {
             struct ird_template_ref r = {0};
-            size_t end;
+            size_t end = i;
             if (parse_var(text, i, col0, &r, &end, err) < 0)
                 goto fail;
             if (add_ref(t, &rcap, &r) < 0) {

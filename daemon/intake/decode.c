@@ -1270,7 +1270,7 @@ static int dup_into(char **slot, const char *v)
 
 static int new_path(const config_setting_t *s, struct path **ret, struct ird_err *err)
 {
-    const char *v;
+    const char *v = NULL;
     int rc = cfg_string(s, &v, err);
     if (rc)
         return rc;
@@ -1349,7 +1349,7 @@ static int parse_sevmap(struct ird_decoder *d, const config_setting_t *g, struct
         return -ENOMEM;
     for (size_t i = 0; i < n; i++) {
         const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
-        const char *v;
+        const char *v = NULL;
         if ((rc = cfg_string(m, &v, err)))
             return rc;
         const char *to = NULL;
@@ -1373,7 +1373,7 @@ static int parse_fields(struct ird_decoder *d, const config_setting_t *g, struct
     for (int i = 0; rc == 0 && i < config_setting_length(g); i++) {
         const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
         int f = field_by_name(config_setting_name(m));
-        const char *v;
+        const char *v = NULL;
         if (f < 0 || !fields[f].fld)
             rc = cfg_fail(err, m,
                           "unknown key; expected severity, title, namespace, pod, container or "
@@ -1404,7 +1404,7 @@ int ird_decoder_new(const config_setting_t *source, const char *const *common_ke
         return cfg_fail(err, source,
                         "type is required: alertmanager, falco, splunk, elastic, wazuh, "
                         "cloudevents or json");
-    const char *tname;
+    const char *tname = NULL;
     int rc = cfg_string(t, &tname, err);
     if (rc)
         return rc;
