@@ -43,7 +43,10 @@ run: build
 	exec ./$(BUILD)/ird serve -c $(CONFIG)
 
 # The whole suite, built with AddressSanitizer and UndefinedBehaviorSanitizer.
+# The optimized build is compiled too, with -Werror: -O2 finds warnings -O0 does not.
 test: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIRD_WERROR=ON -DIRD_TESTS=OFF
+	cmake --build $(BUILD) -j $(JOBS)
 	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DIRD_SANITIZE=ON -DIRD_WERROR=ON
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 	cd $(BUILD_ASAN) && ctest --output-on-failure -j $(JOBS)
