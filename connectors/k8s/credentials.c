@@ -6,6 +6,7 @@
 #include "core/clock.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -652,6 +653,28 @@ static int env_overridden(const char *entry, char *const *extra, size_t nextra)
 }
 
 /* Start the plugin. 0, or a negative errno with the reason in err. */
+/* libuv leaves every descriptor above stdio to the child unless it is
+ * close-on-exec, and libcurl 7.88 does not mark its sockets so: without this
+ * a plugin would inherit ird's connections to the API server and others. */
+static void cloexec_all(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return;
+    int self = dirfd(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        long fd = strtol(e->d_name, &end, 10);
+        if (*end || fd < 3 || fd == self)
+            continue;
+        int flags = fcntl((int)fd, F_GETFD);
+        if (flags >= 0)
+            fcntl((int)fd, F_SETFD, flags | FD_CLOEXEC);
+    }
+    closedir(d);
+}
+
 static int run_start(struct ird_k8s_credentials *c, uv_loop_t *loop, struct ird_err *err)
 {
     const struct ird_k8s_exec *exec = c->token->exec;
@@ -704,6 +727,7 @@ static int run_start(struct ird_k8s_credentials *c, uv_loop_t *loop, struct ird_
     uv_pipe_init(loop, &r->out, 0);
     uv_timer_init(loop, &r->timer);
     r->open_handles = 3;
+    cloexec_all();
     rc = uv_spawn(loop, &r->proc, &opts);
     if (rc) {
         ird_err_set(err, rc, "%s could not be started: %s", r->label, ird_strerror(rc));

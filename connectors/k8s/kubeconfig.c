@@ -708,7 +708,7 @@ static int load_user(struct ird_k8s_credentials *c, const struct kfile *f, const
         char *path = resolve(f->dir, token_file);
         if (!path)
             return fail(&w, -ENOMEM, "out of memory");
-        struct ird_err ferr;
+        struct ird_err ferr = {{0}};
         rc = ird_k8s_token_use_file(c, path, &ferr);
         free(path);
         if (rc && token)

@@ -73,8 +73,11 @@ struct parser {
     const char *s;
     size_t i;
     int depth;
+    int operators; /* && and ||: each adds a level to the tree the evaluator recurses on */
     struct ird_err *err;
 };
+
+#define COND_MAX_OPERATORS 256
 
 static void operand_clear(struct operand *o)
 {
@@ -260,8 +263,8 @@ static const struct cmp_op *peek_cmp(const struct parser *p)
 
 static int compile_regex(struct parser *p, struct node *n, unsigned rcol)
 {
-    const char *pattern = ird_template_literal(n->b.t);
-    if (n->b.kind != OPD_TEMPLATE || !pattern)
+    const char *pattern = n->b.kind == OPD_TEMPLATE ? ird_template_literal(n->b.t) : NULL;
+    if (!pattern)
         return ird_err_set(p->err, -EINVAL,
                            "the right side of %s at column %u must be a literal string (a "
                            "regular expression)",
@@ -355,6 +358,12 @@ static struct node *parse_binary(struct parser *p, const char *optext, enum node
         skip_ws(p);
         if (strncmp(p->s + p->i, optext, 2) != 0)
             break;
+        if (++p->operators > COND_MAX_OPERATORS) {
+            ird_err_set(p->err, -EINVAL, "more than %d && and || operators at column %u",
+                        COND_MAX_OPERATORS, col(p));
+            node_free(l);
+            return NULL;
+        }
         struct node *n = new_node(p, kind, col(p));
         if (!n) {
             node_free(l);

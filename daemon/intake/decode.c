@@ -133,10 +133,13 @@ struct dctx {
     char prefix[64]; /* input path of the element being decoded: "alerts[3]" */
     const struct ird_http_header *headers;
     size_t nheaders;
-    cJSON *tree; /* the parsed body */
-    /* Each output alert's raw element, attached once decoding is done
-     * (NULL: the alert has its raw already). */
-    const cJSON **raws;
+    cJSON *tree;            /* the parsed body */
+    const cJSON *container; /* the array of the body whose elements are being decoded */
+    /* Each output alert's raw element and the array it is in (NULL: the body
+     * itself), moved into the alert once decoding is done. */
+    struct pending_raw {
+        const cJSON *raw, *container;
+    } * raws;
     size_t nraws, capraws;
 };
 
@@ -541,18 +544,6 @@ static void alert_drop(struct alert *a)
 
 /* Apply the shared rules, build the normalized object, append it to c->out.
  * Always releases a's resources. */
-/* The node in tree whose child is node, or NULL. */
-static cJSON *parent_of(const cJSON *tree, const cJSON *node)
-{
-    for (cJSON *ch = tree ? tree->child : NULL; ch; ch = ch->next) {
-        if (ch == node)
-            return (cJSON *)tree;
-        cJSON *p = parent_of(ch, node);
-        if (p)
-            return p;
-    }
-    return NULL;
-}
 
 static int alert_finish(struct dctx *c, struct alert *a)
 {
@@ -587,7 +578,9 @@ static int alert_finish(struct dctx *c, struct alert *a)
     }
     /* A raw element of the parsed body joins the alert after decoding (see
      * attach_raws); one the decoder built is copied now, before it goes. */
-    bool in_body = a->raw && (a->raw == c->tree || parent_of(c->tree, a->raw));
+    /* The decoders say where a raw element lives: the body itself, or an
+     * element of the array they iterate (c->container). */
+    bool in_body = a->raw && (a->raw == c->tree || c->container);
     if (ok && !in_body) {
         cJSON *raw = cJSON_Duplicate(a->raw, 1);
         ok = raw && cJSON_AddItemToObject(o, "raw", raw);
@@ -596,7 +589,7 @@ static int alert_finish(struct dctx *c, struct alert *a)
     }
     if (ok && c->nraws == c->capraws) {
         size_t cap = c->capraws ? c->capraws * 2 : 8;
-        const cJSON **v = realloc(c->raws, cap * sizeof(*v));
+        struct pending_raw *v = realloc(c->raws, cap * sizeof(*v));
         ok = v != NULL;
         if (ok) {
             c->raws = v;
@@ -604,7 +597,8 @@ static int alert_finish(struct dctx *c, struct alert *a)
         }
     }
     if (ok)
-        c->raws[c->nraws] = in_body ? a->raw : NULL;
+        c->raws[c->nraws] =
+            (struct pending_raw){in_body ? a->raw : NULL, a->raw == c->tree ? NULL : c->container};
     ok = ok && cJSON_AddItemToArray(c->out, o);
     if (ok)
         c->nraws++;
@@ -702,6 +696,7 @@ static int decode_alertmanager(struct dctx *c, const cJSON *root, struct ird_err
         c->truncated = tr->valuedouble < 2147483647.0 ? (long)tr->valuedouble : 2147483647L;
     size_t i = 0;
     const cJSON *el;
+    c->container = alerts;
     cJSON_ArrayForEach(el, alerts) {
         set_prefix(c, "alerts[%zu]", i++);
         if ((rc = am_alert(c, el, err)))
@@ -887,13 +882,29 @@ static int decode_elastic(struct dctx *c, const cJSON *root, struct ird_err *err
     }
     if (n > c->max_alerts)
         return too_many(n, c->max_alerts, err);
+    /* The rule-level values every alert reads, looked up once: a body with
+     * many top-level members must not cost that many lookups per alert. */
+    cJSON *top = cJSON_CreateObject();
+    static const char *const top_keys[] = {"rule",          "results_link", "rule.name",
+                                           "rule.severity", "rule.id",      "rule.url"};
+    for (size_t k = 0; top && k < sizeof(top_keys) / sizeof(top_keys[0]); k++) {
+        cJSON *item = cJSON_GetObjectItemCaseSensitive(root, top_keys[k]);
+        if (item && !cJSON_AddItemReferenceToObject(top, top_keys[k], item)) {
+            cJSON_Delete(top);
+            top = NULL;
+        }
+    }
+    if (!top)
+        return -ENOMEM;
     i = 0;
+    c->container = alerts;
     cJSON_ArrayForEach(el, alerts) {
         set_prefix(c, "alerts[%zu]", i++);
-        if (el->child && (rc = elastic_alert(c, root, el, err)))
-            return rc;
+        if (el->child && (rc = elastic_alert(c, top, el, err)))
+            break;
     }
-    return 0;
+    cJSON_Delete(top); /* references only */
+    return rc;
 }
 
 static const char *wazuh_severity(double level)
@@ -1072,6 +1083,7 @@ static int decode_cloudevents(struct dctx *c, const cJSON *root, struct ird_err 
     if (n > c->max_alerts)
         return too_many(n, c->max_alerts, err);
     const cJSON *ev;
+    c->container = root;
     cJSON_ArrayForEach(ev, root) {
         set_prefix(c, "[%zu]", i++);
         int rc = ce_event(c, ev, false, err);
@@ -1217,6 +1229,7 @@ static int decode_json(struct dctx *c, const cJSON *root, struct ird_err *err)
     if (n > c->max_alerts)
         return too_many(n, c->max_alerts, err);
     const cJSON *el;
+    c->container = list;
     cJSON_ArrayForEach(el, list) {
         set_prefix(c, "%s[%zu]", base, i++);
         int rc = json_alert(c, el, err);
@@ -1514,18 +1527,16 @@ static int attach_raws(struct dctx *c, cJSON **tree)
     size_t i = 0;
     cJSON *alert;
     cJSON_ArrayForEach(alert, c->out) {
-        const cJSON *want = i < c->nraws ? c->raws[i] : NULL;
+        const struct pending_raw *p = i < c->nraws ? &c->raws[i] : NULL;
         i++;
         cJSON *raw = NULL;
-        if (!want) {
+        if (!p || !p->raw) {
             continue; /* copied already */
-        } else if (want == *tree) {
+        } else if (p->raw == *tree) {
             raw = *tree;
             *tree = NULL;
         } else {
-            cJSON *parent = parent_of(*tree, want);
-            raw = parent ? cJSON_DetachItemViaPointer(parent, (cJSON *)want)
-                         : cJSON_Duplicate(want, 1);
+            raw = cJSON_DetachItemViaPointer((cJSON *)p->container, (cJSON *)p->raw);
         }
         if (!raw || !cJSON_AddItemToObject(alert, "raw", raw)) {
             cJSON_Delete(raw);

@@ -203,10 +203,27 @@ static int scan_string(struct scan *sc, size_t *i, size_t max_string, struct ird
     return 0;
 }
 
-static int scan_number(struct scan *sc, size_t *i)
+/* JSON's integer grammar, exactly: -?(0|[1-9][0-9]*). */
+static bool json_integer(const unsigned char *t, size_t n)
+{
+    size_t k = 0;
+    if (k < n && t[k] == '-')
+        k++;
+    if (k == n || t[k] < '0' || t[k] > '9' || (t[k] == '0' && k + 1 < n))
+        return false;
+    for (; k < n; k++)
+        if (t[k] < '0' || t[k] > '9')
+            return false;
+    return true;
+}
+
+/* A number token. Only a well-formed integer in value position is rewritten
+ * (a number where an object key belongs, or a malformed one, stays as it is
+ * for cJSON to refuse). */
+static int scan_number(struct scan *sc, size_t *i, bool key_position)
 {
     size_t start = *i, j = start;
-    bool integer = true;
+    bool integer = !key_position;
     if (sc->in[j] == '-')
         j++;
     while (j < sc->len && strchr("0123456789.eE+-", sc->in[j]) && sc->in[j] != '\0') {
@@ -215,7 +232,8 @@ static int scan_number(struct scan *sc, size_t *i)
         j++;
     }
     size_t n = j - start;
-    if (integer && integer_too_big((const char *)sc->in + start, n)) {
+    if (integer && json_integer(sc->in + start, n) &&
+        integer_too_big((const char *)sc->in + start, n)) {
         int rc = note_rewrite(sc, start);
         if (rc)
             return rc;
@@ -237,21 +255,30 @@ static int scan_body(struct scan *sc, int max_depth, size_t max_string, struct i
 {
     int depth = 0;
     size_t i = 0;
+    /* Enough to know whether a token stands where an object key belongs. */
+    unsigned char open[1024]; /* '{' or '[' per level; json_depth is at most 1000 */
+    unsigned char prev = 0;   /* the last significant byte */
     while (i < sc->len) {
         unsigned char c = sc->in[i];
         int rc = 0;
         if (c == '"') {
             rc = scan_string(sc, &i, max_string, err);
+            prev = '"';
         } else if (c == '-' || (c >= '0' && c <= '9')) {
-            rc = scan_number(sc, &i);
+            bool key = depth > 0 && open[depth - 1] == '{' && (prev == '{' || prev == ',');
+            rc = scan_number(sc, &i, key);
+            prev = '0';
         } else if (c == '[' || c == '{') {
-            if (++depth > max_depth)
+            if (++depth > max_depth || depth > (int)sizeof(open))
                 return ird_err_set(err, -EINVAL, "nesting deeper than %d at byte %zu", max_depth,
                                    i);
+            open[depth - 1] = c;
+            prev = c;
             emit(sc, i++, 1);
         } else if (c == ']' || c == '}') {
             if (depth > 0)
                 depth--;
+            prev = c;
             emit(sc, i++, 1);
         } else if (c >= 0x80) {
             if (utf8_seq(sc->in, sc->len, i) == 0)
@@ -260,6 +287,8 @@ static int scan_body(struct scan *sc, int max_depth, size_t max_string, struct i
         } else if (c < 0x20 && c != ' ' && c != '\t' && c != '\n' && c != '\r') {
             return ird_err_set(err, -EINVAL, "malformed JSON at byte %zu", i);
         } else {
+            if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+                prev = c;
             emit(sc, i++, 1);
         }
         if (rc)

@@ -1,6 +1,7 @@
 /* engine/cond: a step's `when` as a playbook author writes it, against the
  * run context; outcomes, evaluation failures and parse errors with columns. */
 #include "check.h"
+#include "core/buf.h"
 #include "engine/cond.h"
 
 #include <stdlib.h>
@@ -179,6 +180,21 @@ static void test_hostile_values(void)
 
 static void test_parse_errors(void)
 {
+    /* a number or a boolean is no regular expression (and no crash) */
+    CHECK_STR(parse_error("${alert.title} =~ 5"),
+              "the right side of =~ at column 16 must be a literal string (a regular "
+              "expression)");
+    CHECK_STR(parse_error("${alert.title} !~ true"),
+              "the right side of !~ at column 16 must be a literal string (a regular "
+              "expression)");
+    /* a chain long enough to exhaust the evaluator's stack is refused */
+    struct ird_buf chain = IRD_BUF_INIT;
+    for (int i = 0; i < 300; i++)
+        ird_buf_puts(&chain, "true && ");
+    ird_buf_puts(&chain, "true");
+    CHECK(strncmp(parse_error(chain.data), "more than 256 && and || operators at column ", 44) ==
+          0);
+    ird_buf_free(&chain);
     CHECK_STR(parse_error(""), "empty condition");
     CHECK_STR(parse_error("   "), "empty condition");
     CHECK_STR(parse_error("${alert.severity} == "), "expected a value at column 22, found the end");

@@ -663,8 +663,31 @@ static void test_config_errors(void)
     config_destroy(&cfg);
 }
 
+/* Integers beyond 2^53 become strings only where a JSON value may stand. */
+static void test_big_integer_rewrite_only_for_values(void)
+{
+    cJSON *root = NULL;
+    struct ird_err err = {{0}};
+    const char *ok = "{\"a\":12345678901234567890}";
+    CHECK_INT(ird_jsoncheck_parse(ok, strlen(ok), 0, 0, &root, &err), 0);
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(root, "a")), "12345678901234567890");
+    cJSON_Delete(root);
+    static const char *const bad[] = {
+        "{12345678901234567890:1}",        /* a number as a key */
+        "{\"id\":99999999999999999999-1}", /* not a number at all */
+        "[99999999999999999999e]",         /* nor this */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        root = NULL;
+        CHECK_INT(ird_jsoncheck_parse(bad[i], strlen(bad[i]), 0, 0, &root, &err), -EINVAL);
+        CHECK(root == NULL);
+        CHECK(strncmp(err.msg, "malformed JSON at byte ", 23) == 0);
+    }
+}
+
 int main(void)
 {
+    test_big_integer_rewrite_only_for_values();
     test_alertmanager();
     test_falco();
     test_splunk();

@@ -7,6 +7,7 @@
 #include "k8s/credentials.h"
 
 #include <cjson/cJSON.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -447,6 +448,8 @@ static void reset_plugin_state(void)
     unlink(path);
     snprintf(path, sizeof(path), "%s/sleep.pid", state_dir);
     unlink(path);
+    snprintf(path, sizeof(path), "%s/fds", state_dir);
+    unlink(path);
 }
 
 /* Ask for a token; when it is pending, run the loop until the answer came. */
@@ -492,11 +495,29 @@ static void test_exec_token_cached_until_expiry(uv_loop_t *loop)
     CHECK_INT(ird_clock_parse("2030-01-01T00:00:00Z", &expiry), 0);
     struct result r;
 
-    /* first use runs the plugin, with the listed env and KUBERNETES_EXEC_INFO */
+    /* first use runs the plugin, with the listed env and KUBERNETES_EXEC_INFO;
+     * a descriptor of ours that is not close-on-exec (as libcurl's sockets
+     * are not) does not reach it */
+    int leaky = open("/dev/null", O_RDONLY);
+    CHECK(leaky > 2);
     CHECK_INT(get_token(c, loop, now, &r), IRD_K8S_TOKEN_PENDING);
     CHECK_INT(r.status, 0);
     CHECK_STR(r.token, "exec-token-1-hello");
     CHECK_INT(plugin_runs(), 1);
+    char fds_path[128], fdname[16];
+    snprintf(fds_path, sizeof(fds_path), "%s/fds", state_dir);
+    snprintf(fdname, sizeof(fdname), "\n%d\n", leaky);
+    char *fds = slurp(fds_path);
+    CHECK(fds != NULL);
+    if (fds) {
+        struct ird_buf lines = IRD_BUF_INIT; /* "\n0\n1\n2\n...\n" */
+        ird_buf_printf(&lines, "\n%s", fds);
+        CHECK(strstr(lines.data, fdname) == NULL);
+        CHECK(strstr(lines.data, "\n1\n") != NULL); /* stdout is there */
+        ird_buf_free(&lines);
+    }
+    free(fds);
+    close(leaky);
 
     char info_path[128];
     snprintf(info_path, sizeof(info_path), "%s/exec-info.json", state_dir);
