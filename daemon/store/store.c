@@ -306,6 +306,9 @@ struct ird_store *ird_store_open(uv_loop_t *loop, const char *state_dir, struct 
         goto fail;
     if (open_db(path, &s->reader, err))
         goto fail;
+    /* The reader serves the loop: in WAL mode it waits for nobody, and should
+     * it ever have to, a short wait beats stalling every connection. */
+    sqlite3_busy_timeout(s->reader, 200);
     uv_idle_init(loop, &s->idle);
     s->idle.data = s;
     ird_metrics_define(
