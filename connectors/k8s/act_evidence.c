@@ -470,11 +470,9 @@ static int add_logs(struct capture *st, const cJSON *containers, const cJSON *st
 static void on_pod(struct k8s_op *op, const struct k8s_resp *r)
 {
     struct capture *st = op->state;
-    if (r->code == 404) {
-        k8s_fail(op, "pod %s/%s not found", st->ns, st->pod);
+    if (!k8s_pod_answer_ok(op, r, st->ns, st->pod, "get pod"))
         return;
-    }
-    if (!k8s_ok(r) || !r->json) {
+    if (!r->json) {
         k8s_fail_resp(op, r, "get pod");
         return;
     }

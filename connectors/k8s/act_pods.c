@@ -107,25 +107,15 @@ static void iso_create(struct k8s_op *op)
 static void iso_on_label(struct k8s_op *op, const struct k8s_resp *r)
 {
     struct isolate *st = op->state;
-    if (r->code == 404)
-        k8s_fail(op, "pod %s/%s not found", st->ns, st->pod);
-    else if (!k8s_ok(r))
-        k8s_fail_resp(op, r, "label pod");
-    else
+    if (k8s_pod_answer_ok(op, r, st->ns, st->pod, "label pod"))
         iso_create(op);
 }
 
 static void iso_on_pod(struct k8s_op *op, const struct k8s_resp *r)
 {
     struct isolate *st = op->state;
-    if (r->code == 404) {
-        k8s_fail(op, "pod %s/%s not found", st->ns, st->pod);
+    if (!k8s_pod_answer_ok(op, r, st->ns, st->pod, "get pod"))
         return;
-    }
-    if (!k8s_ok(r)) {
-        k8s_fail_resp(op, r, "get pod");
-        return;
-    }
     const cJSON *labels = k8s_labels(r->json);
     if (k8s_guard(op, "Pod", st->ns, st->pod, labels) < 0)
         return;

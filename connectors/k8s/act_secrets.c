@@ -318,14 +318,8 @@ static void rotate_next(struct k8s_op *op)
 static void on_pod(struct k8s_op *op, const struct k8s_resp *r)
 {
     struct rotate *st = op->state;
-    if (r->code == 404) {
-        k8s_fail(op, "pod %s/%s not found", st->ns, st->pod);
+    if (!k8s_pod_answer_ok(op, r, st->ns, st->pod, "get pod"))
         return;
-    }
-    if (!k8s_ok(r)) {
-        k8s_fail_resp(op, r, "get pod");
-        return;
-    }
     cJSON *names = ird_k8s_pod_secret_names(r->json);
     if (!names) {
         k8s_fail(op, "pod %s/%s has no spec", st->ns, st->pod);

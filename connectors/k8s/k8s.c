@@ -548,6 +548,18 @@ void k8s_fail_resp(struct k8s_op *op, const struct k8s_resp *resp, const char *w
         k8s_fail(op, "%s: %s", what, line);
 }
 
+bool k8s_pod_answer_ok(struct k8s_op *op, const struct k8s_resp *resp, const char *ns,
+                       const char *name, const char *what)
+{
+    if (resp->code == 404)
+        k8s_fail(op, "pod %s/%s not found", ns, name);
+    else if (!k8s_ok(resp))
+        k8s_fail_resp(op, resp, what);
+    else
+        return true;
+    return false;
+}
+
 void k8s_fail_err(struct k8s_op *op, int rc, const struct ird_err *err)
 {
     k8s_fail(op, "%s", err && err->msg[0] ? err->msg : ird_strerror(rc));

@@ -181,6 +181,10 @@ void k8s_retry(struct k8s_op *op, int64_t retry_after_ms, const char *fmt, ...)
 /* Finish from a non-2xx answer: RETRY for the retry verdict (429, 5xx) with
  * its Retry-After, FAIL otherwise; the message is "<what>: <API's line>". */
 void k8s_fail_resp(struct k8s_op *op, const struct k8s_resp *resp, const char *what);
+/* Whether an answer about pod ns/name is 2xx (or planned); otherwise the op
+ * is finished: FAIL "pod <ns>/<name> not found" on 404, else k8s_fail_resp(). */
+bool k8s_pod_answer_ok(struct k8s_op *op, const struct k8s_resp *resp, const char *ns,
+                       const char *name, const char *what);
 /* FAIL with a builder's error (err's text, or strerror of rc). */
 void k8s_fail_err(struct k8s_op *op, int rc, const struct ird_err *err);
 

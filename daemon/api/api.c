@@ -259,6 +259,25 @@ void ird_api_respond_json(struct ird_http_request *req, int status, cJSON *body)
     cJSON_free(text);
 }
 
+sqlite3_stmt *ird_api_row_by_id(struct ird_http_request *req, sqlite3 *db, const char *sql,
+                                const char *what)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        ird_http_respond_error(req, 500, "internal error", sqlite3_errmsg(db), NULL);
+        return NULL;
+    }
+    sqlite3_bind_text(st, 1, req->params[0], -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        char detail[64];
+        snprintf(detail, sizeof(detail), "no %s with that id", what);
+        ird_http_respond_error(req, 404, "not found", detail, NULL);
+        return NULL;
+    }
+    return st;
+}
+
 void ird_api_add_time(cJSON *o, const char *key, sqlite3_stmt *st, int col)
 {
     if (sqlite3_column_type(st, col) == SQLITE_NULL) {
@@ -438,18 +457,10 @@ static void handle_incident(struct ird_http_request *req, void *data)
     if (authorize(a, req, IRD_ROLE_VIEWER))
         return;
     sqlite3 *db = ird_store_reader(a->daemon->store);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT " INCIDENT_COLUMNS " FROM incidents WHERE id = ?1", -1, &st,
-                           NULL) != SQLITE_OK) {
-        ird_http_respond_error(req, 500, "internal error", sqlite3_errmsg(db), NULL);
+    sqlite3_stmt *st = ird_api_row_by_id(
+        req, db, "SELECT " INCIDENT_COLUMNS " FROM incidents WHERE id = ?1", "incident");
+    if (!st)
         return;
-    }
-    sqlite3_bind_text(st, 1, req->params[0], -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_finalize(st);
-        ird_http_respond_error(req, 404, "not found", "no incident with that id", NULL);
-        return;
-    }
     cJSON *inc = incident_row(st);
     sqlite3_finalize(st);
 

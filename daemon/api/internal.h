@@ -24,6 +24,11 @@ int ird_api_authorize(struct ird_api *a, struct ird_http_request *req, enum ird_
                       const char **ret_actor, enum ird_role *ret_role);
 /* Answer body (consumed) as JSON. */
 void ird_api_respond_json(struct ird_http_request *req, int status, cJSON *body);
+/* Run sql (one ?1 parameter) with the path's id and step to its row: the
+ * statement to read and finalize, or NULL once 500 or 404 ("no <what> with
+ * that id") was answered. */
+sqlite3_stmt *ird_api_row_by_id(struct ird_http_request *req, sqlite3 *db, const char *sql,
+                                const char *what);
 /* A query parameter into buf, or NULL when absent; a 400 is answered and
  * *bad set when it is malformed. */
 const char *ird_api_query(struct ird_http_request *req, const char *name, char *buf, size_t len,

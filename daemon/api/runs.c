@@ -124,18 +124,10 @@ void ird_api_handle_run(struct ird_http_request *req, void *data)
     if (ird_api_authorize(data, req, IRD_ROLE_VIEWER, NULL, NULL))
         return;
     sqlite3 *db = ird_store_reader(store_of(data));
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT " RUN_COLUMNS ", context FROM runs WHERE id = ?1", -1, &st,
-                           NULL) != SQLITE_OK) {
-        ird_http_respond_error(req, 500, "internal error", sqlite3_errmsg(db), NULL);
+    sqlite3_stmt *st = ird_api_row_by_id(
+        req, db, "SELECT " RUN_COLUMNS ", context FROM runs WHERE id = ?1", "run");
+    if (!st)
         return;
-    }
-    sqlite3_bind_text(st, 1, req->params[0], -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_finalize(st);
-        ird_http_respond_error(req, 404, "not found", "no run with that id", NULL);
-        return;
-    }
     cJSON *run = run_row(st);
     /* The target and parameters the run acts on (the alert stays in the incident). */
     cJSON *ctx = cJSON_Parse((const char *)sqlite3_column_text(st, 13));

@@ -240,6 +240,16 @@ class FaultTest(K8sCase):
             self.assertNotIn(";", r["path"])
             self.assertNotIn("%2f", r["path"].lower())
 
+    def test_missing_pod_fails_with_its_name_and_changes_nothing(self):
+        self.fake.requests(clear=True)
+        inc = self.post(alert("K8sIsolate", "ghost-1"))
+        run, = self.wait_runs(inc)
+        self.assertEqual(run["state"], "failed", json.dumps(run)[:2000])
+        self.assertEqual(self.step(run, "quarantine")["error"], "pod prod/ghost-1 not found")
+        self.assertEqual([r for r in self.fake.requests() if r["method"] in MUTATING], [])
+        self.assertEqual([p for p in self.fake.objects("networkpolicies", "prod")
+                          if inc in json.dumps(p)], [])
+
     def test_guards_block_protected_label_and_namespace(self):
         for ns, pod in (("prod", "prot-1"), ("kube-system", "kpod")):
             inc = self.post(alert("K8sIsolate", pod, namespace=ns))

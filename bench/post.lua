@@ -1,8 +1,9 @@
--- bench/intake/alerts.lua: wrk script that POSTs the Alertmanager v4 body in
--- $BENCH_BODY, either as is (BENCH_MODE=repeat: one fingerprint, so ird
--- deduplicates every request into one incident) or with a fingerprint new on
--- every request (BENCH_MODE=new: one new incident each), with the bearer token
--- in $BENCH_TOKEN if set. Prints one machine-readable `result` line.
+-- bench/post.lua: wrk script of bench/http and bench/intake. POSTs the JSON
+-- body in $BENCH_BODY, either as is (BENCH_MODE=repeat, the default) or, for
+-- an Alertmanager body, with a fingerprint new on every request (BENCH_MODE=new:
+-- one new incident each); with the bearer token in $BENCH_TOKEN and the
+-- User-Agent in $BENCH_USER_AGENT if set. Prints one machine-readable `result`
+-- line: requests/s, p50/p99 latency and the count of non-2xx answers.
 
 local f = assert(io.open(assert(os.getenv("BENCH_BODY"), "BENCH_BODY unset"), "rb"))
 local body = f:read("*a")
@@ -13,12 +14,16 @@ assert(mode == "repeat" or mode == "new", "BENCH_MODE must be repeat or new")
 wrk.method = "POST"
 wrk.body = body
 wrk.headers["Content-Type"] = "application/json"
-wrk.headers["User-Agent"] = "Alertmanager/0.25.0"
+local agent = os.getenv("BENCH_USER_AGENT")
+if agent and agent ~= "" then
+    wrk.headers["User-Agent"] = agent
+end
 local token = os.getenv("BENCH_TOKEN")
 if token and token ~= "" then
     wrk.headers["Authorization"] = "Bearer " .. token
 end
 
+-- Each thread's Lua state is its own: done() reads their counters through these.
 local threads = {}
 
 function setup(thread)
