@@ -344,11 +344,7 @@ static void get_events(struct k8s_op *op)
     struct ird_k8s_request req = {0};
     struct ird_err err = {{0}};
     int rc = ird_k8s_event_list_for(st->ns, st->uid, &req, &err);
-    if (rc < 0) {
-        k8s_fail_err(op, rc, &err);
-        return;
-    }
-    k8s_send(op, &req, false, on_events);
+    k8s_send_built(op, rc, &req, &err, false, on_events);
 }
 
 static void on_log(struct k8s_op *op, const struct k8s_resp *r)
@@ -530,10 +526,6 @@ int ird_k8s_act_capture_logs(struct ird_action_call *call)
     struct ird_k8s_request req = {0};
     struct ird_err err = {{0}};
     int rc = ird_k8s_pod_get(st->ns, st->pod, &req, &err);
-    if (rc < 0) {
-        k8s_fail_err(op, rc, &err);
-        return 0;
-    }
-    k8s_send(op, &req, false, on_pod);
+    k8s_send_built(op, rc, &req, &err, false, on_pod);
     return 0;
 }

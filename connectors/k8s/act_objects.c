@@ -189,11 +189,7 @@ static void on_get(struct k8s_op *op, const struct k8s_resp *r)
     struct ird_k8s_request req = {0};
     struct ird_err err = {{0}};
     int rc = st->verb->build(op, r->json, &req, &err);
-    if (rc < 0) {
-        k8s_fail_err(op, rc, &err);
-        return;
-    }
-    k8s_send(op, &req, true, on_done);
+    k8s_send_built(op, rc, &req, &err, true, on_done);
 }
 
 /* kind_param: the parameter naming the kind (NULL: fixed_kind); allowed: a
@@ -233,11 +229,7 @@ static int objop_start(struct ird_action_call *call, int verb, const char *fixed
     struct ird_err err = {{0}};
     int rc =
         ird_k8s_object_get(st->kind, st->kind->namespaced ? st->ns : NULL, st->name, &req, &err);
-    if (rc < 0) {
-        k8s_fail_err(op, rc, &err);
-        return 0;
-    }
-    k8s_send(op, &req, false, on_get);
+    k8s_send_built(op, rc, &req, &err, false, on_get);
     return 0;
 }
 

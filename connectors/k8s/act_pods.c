@@ -47,11 +47,7 @@ static void iso_on_existing(struct k8s_op *op, const struct k8s_resp *r)
         return;
     }
     int rc = ird_k8s_netpol_replace(&st->q, r->json, &req, &err);
-    if (rc < 0) {
-        k8s_fail_err(op, rc, &err);
-        return;
-    }
-    k8s_send(op, &req, true, iso_on_replace);
+    k8s_send_built(op, rc, &req, &err, true, iso_on_replace);
 }
 
 static void iso_reget(struct k8s_op *op)
@@ -60,11 +56,7 @@ static void iso_reget(struct k8s_op *op)
     struct ird_k8s_request req = {0};
     struct ird_err err = {{0}};
     int rc = ird_k8s_netpol_get(st->ns, st->policy, &req, &err);
-    if (rc < 0) {
-        k8s_fail_err(op, rc, &err);
-        return;
-    }
-    k8s_send(op, &req, false, iso_on_existing);
+    k8s_send_built(op, rc, &req, &err, false, iso_on_existing);
 }
 
 static void iso_on_replace(struct k8s_op *op, const struct k8s_resp *r)
@@ -97,11 +89,7 @@ static void iso_create(struct k8s_op *op)
     struct ird_k8s_request req = {0};
     struct ird_err err = {{0}};
     int rc = ird_k8s_netpol_create(&st->q, &req, &err);
-    if (rc < 0) {
-        k8s_fail_err(op, rc, &err);
-        return;
-    }
-    k8s_send(op, &req, true, iso_on_create);
+    k8s_send_built(op, rc, &req, &err, true, iso_on_create);
 }
 
 static void iso_on_label(struct k8s_op *op, const struct k8s_resp *r)
@@ -127,11 +115,7 @@ static void iso_on_pod(struct k8s_op *op, const struct k8s_resp *r)
     struct ird_k8s_request req = {0};
     struct ird_err err = {{0}};
     int rc = ird_k8s_pod_quarantine_label(st->ns, st->pod, st->incident, true, &req, &err);
-    if (rc < 0) {
-        k8s_fail_err(op, rc, &err);
-        return;
-    }
-    k8s_send(op, &req, true, iso_on_label);
+    k8s_send_built(op, rc, &req, &err, true, iso_on_label);
 }
 
 int ird_k8s_act_isolate_pod(struct ird_action_call *call)
@@ -185,11 +169,7 @@ int ird_k8s_act_isolate_pod(struct ird_action_call *call)
     cJSON_AddStringToObject(label, IRD_K8S_QUARANTINE_LABEL, st->incident);
     struct ird_k8s_request req = {0};
     rc = ird_k8s_pod_get(st->ns, st->pod, &req, &err);
-    if (rc < 0) {
-        k8s_fail_err(op, rc, &err);
-        return 0;
-    }
-    k8s_send(op, &req, false, iso_on_pod);
+    k8s_send_built(op, rc, &req, &err, false, iso_on_pod);
     return 0;
 }
 
@@ -273,11 +253,7 @@ static void rel_list(struct k8s_op *op)
     if (rc == 0)
         rc = ird_k8s_pod_list(st->ns, sel.data, &req, &err);
     ird_buf_free(&sel);
-    if (rc < 0) {
-        k8s_fail_err(op, rc, &err);
-        return;
-    }
-    k8s_send(op, &req, false, rel_on_list);
+    k8s_send_built(op, rc, &req, &err, false, rel_on_list);
 }
 
 static void rel_on_delete(struct k8s_op *op, const struct k8s_resp *r)
@@ -318,11 +294,7 @@ int ird_k8s_act_release_pod(struct ird_action_call *call)
     struct ird_k8s_request req = {0};
     struct ird_err err = {{0}};
     int rc = ird_k8s_netpol_delete(st->ns, st->policy, &req, &err);
-    if (rc < 0) {
-        k8s_fail_err(op, rc, &err);
-        return 0;
-    }
-    k8s_send(op, &req, true, rel_on_delete);
+    k8s_send_built(op, rc, &req, &err, true, rel_on_delete);
     return 0;
 }
 
@@ -371,11 +343,7 @@ static void pod_on_get(struct k8s_op *op, const struct k8s_resp *r)
     struct ird_err err = {{0}};
     int rc = st->evict ? ird_k8s_pod_evict(st->ns, st->pod, st->grace, &req, &err)
                        : ird_k8s_pod_delete(st->ns, st->pod, st->grace, &req, &err);
-    if (rc < 0) {
-        k8s_fail_err(op, rc, &err);
-        return;
-    }
-    k8s_send(op, &req, true, pod_on_gone);
+    k8s_send_built(op, rc, &req, &err, true, pod_on_gone);
 }
 
 static int podop_start(struct ird_action_call *call, bool evict)
@@ -398,11 +366,7 @@ static int podop_start(struct ird_action_call *call, bool evict)
     struct ird_k8s_request req = {0};
     struct ird_err err = {{0}};
     int rc = ird_k8s_pod_get(st->ns, st->pod, &req, &err);
-    if (rc < 0) {
-        k8s_fail_err(op, rc, &err);
-        return 0;
-    }
-    k8s_send(op, &req, false, pod_on_get);
+    k8s_send_built(op, rc, &req, &err, false, pod_on_get);
     return 0;
 }
 

@@ -182,11 +182,7 @@ static void restart_next_kind(struct k8s_op *op)
     struct ird_k8s_request req = {0};
     struct ird_err err = {{0}};
     int rc = ird_k8s_workload_list(ird_k8s_kind_find(workload_kinds[st->kind]), st->ns, &req, &err);
-    if (rc < 0) {
-        k8s_fail_err(op, rc, &err);
-        return;
-    }
-    k8s_send(op, &req, false, on_workloads);
+    k8s_send_built(op, rc, &req, &err, false, on_workloads);
 }
 
 /* ---- rotation phase ------------------------------------------------------------------- */
@@ -293,11 +289,7 @@ static void get_secret(struct k8s_op *op)
     struct ird_err err = {{0}};
     int rc =
         ird_k8s_secret_get(st->ns, cJSON_GetArrayItem(st->names, st->idx)->valuestring, &req, &err);
-    if (rc < 0) {
-        k8s_fail_err(op, rc, &err);
-        return;
-    }
-    k8s_send(op, &req, false, on_secret);
+    k8s_send_built(op, rc, &req, &err, false, on_secret);
 }
 
 static void rotate_next(struct k8s_op *op)
@@ -387,11 +379,7 @@ int ird_k8s_act_rotate_secrets(struct ird_action_call *call)
         struct ird_k8s_request req = {0};
         struct ird_err err = {{0}};
         int rc = ird_k8s_pod_get(st->ns, st->pod, &req, &err);
-        if (rc < 0) {
-            k8s_fail_err(op, rc, &err);
-            return 0;
-        }
-        k8s_send(op, &req, false, on_pod);
+        k8s_send_built(op, rc, &req, &err, false, on_pod);
         return 0;
     }
     rotate_next(op);

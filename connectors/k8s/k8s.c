@@ -565,6 +565,15 @@ void k8s_fail_err(struct k8s_op *op, int rc, const struct ird_err *err)
     k8s_fail(op, "%s", err && err->msg[0] ? err->msg : ird_strerror(rc));
 }
 
+void k8s_send_built(struct k8s_op *op, int rc, struct ird_k8s_request *req,
+                    const struct ird_err *err, bool mutates, k8s_step_fn next)
+{
+    if (rc < 0)
+        k8s_fail_err(op, rc, err);
+    else
+        k8s_send(op, req, mutates, next);
+}
+
 int k8s_guard(struct k8s_op *op, const char *kind, const char *ns, const char *name,
               const cJSON *labels)
 {

@@ -170,6 +170,10 @@ void k8s_op_discard(struct k8s_op *op);
  * connection error or timeout (RETRY), cancel (FAIL "cancelled"), and any
  * failure to send (FAIL). */
 void k8s_send(struct k8s_op *op, struct ird_k8s_request *req, bool mutates, k8s_step_fn next);
+/* k8s_send() the request a builder made, given the builder's return value rc;
+ * when rc < 0, FAIL with the builder's error instead (k8s_fail_err()). */
+void k8s_send_built(struct k8s_op *op, int rc, struct ird_k8s_request *req,
+                    const struct ird_err *err, bool mutates, k8s_step_fn next);
 
 /* Finish the op: OK with op->result, or FAIL / RETRY with a message (printf
  * format). The engine hears it on a later loop turn. Only the first finish
