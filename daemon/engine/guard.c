@@ -132,21 +132,6 @@ const struct ird_guards_key *ird_guards_key(size_t i)
     return i < NKEYS ? &key_rows[i].pub : NULL;
 }
 
-/* "file:line: path: message"; a setting without a line (a list element)
- * takes its nearest parent's. */
-static int fail(const config_setting_t *s, const char *path, struct ird_err *err, const char *fmt,
-                ...) __attribute__((format(printf, 4, 5)));
-
-static int fail(const config_setting_t *s, const char *path, struct ird_err *err, const char *fmt,
-                ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = ird_cfg_vfail(err, s, path, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
 static int nomem(struct ird_err *err)
 {
     return ird_err_set(err, -ENOMEM, "out of memory");
@@ -192,7 +177,7 @@ static int parse_namespaces(struct ird_guards *g, const struct key_row *k,
     snprintf(path, sizeof(path), "guards.%s", k->pub.name);
     int type = config_setting_type(s);
     if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST)
-        return fail(s, path, err, "must be a list of namespace names");
+        return ird_cfg_fail(err, s, path, "must be a list of namespace names");
     namespaces_clear(g); /* the list replaces the default */
     int n = config_setting_length(s);
     for (int i = 0; i < n; i++) {
@@ -200,11 +185,11 @@ static int parse_namespaces(struct ird_guards *g, const struct key_row *k,
         char epath[80];
         snprintf(epath, sizeof(epath), "%s[%d]", path, i);
         if (config_setting_type(e) != CONFIG_TYPE_STRING)
-            return fail(e, epath, err, "must be a string");
+            return ird_cfg_fail(err, e, epath, "must be a string");
         const char *ns = config_setting_get_string(e);
         struct ird_err why = {{0}};
         if (ird_k8s_check_name(IRD_K8S_NAMESPACE, ns, &why) < 0)
-            return fail(e, epath, err, "%s", why.msg);
+            return ird_cfg_fail(err, e, epath, "%s", why.msg);
         if (namespace_add(g, ns) < 0)
             return nomem(err);
     }
@@ -217,13 +202,13 @@ static int parse_label(struct ird_guards *g, const struct key_row *k, const conf
     char path[64];
     snprintf(path, sizeof(path), "guards.%s", k->pub.name);
     if (config_setting_type(s) != CONFIG_TYPE_STRING)
-        return fail(s, path, err, "must be a string (a label key)");
+        return ird_cfg_fail(err, s, path, "must be a string (a label key)");
     const char *v = config_setting_get_string(s);
     struct ird_err why = {{0}};
     if (!*v)
-        return fail(s, path, err, "must not be empty");
+        return ird_cfg_fail(err, s, path, "must not be empty");
     if (ird_k8s_check_name(IRD_K8S_LABEL_KEY, v, &why) < 0)
-        return fail(s, path, err, "%s", why.msg);
+        return ird_cfg_fail(err, s, path, "%s", why.msg);
     char *copy = strdup(v);
     if (!copy)
         return nomem(err);
@@ -242,8 +227,8 @@ static int parse_int(struct ird_guards *g, const struct key_row *k, const config
     if (type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64)
         v = config_setting_get_int64(s);
     if ((type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64) || v < k->pub.min || v > k->pub.max)
-        return fail(s, path, err, "must be an integer between %lld and %lld", (long long)k->pub.min,
-                    (long long)k->pub.max);
+        return ird_cfg_fail(err, s, path, "must be an integer between %lld and %lld",
+                            (long long)k->pub.min, (long long)k->pub.max);
     int *field = (int *)((char *)g + k->offset);
     *field = (int)v;
     return 0;
@@ -252,7 +237,7 @@ static int parse_int(struct ird_guards *g, const struct key_row *k, const config
 static int configure(struct ird_guards *g, const config_setting_t *setting, struct ird_err *err)
 {
     if (!config_setting_is_group(setting))
-        return fail(setting, "guards", err, "must be a group: guards = { ... };");
+        return ird_cfg_fail(err, setting, "guards", "must be a group: guards = { ... };");
     int n = config_setting_length(setting);
     for (int i = 0; i < n; i++) {
         const config_setting_t *s = config_setting_get_elem(setting, (unsigned)i);
@@ -264,10 +249,10 @@ static int configure(struct ird_guards *g, const config_setting_t *setting, stru
         if (!k) {
             char path[300];
             snprintf(path, sizeof(path), "guards.%s", name ? name : "?");
-            return fail(s, path, err,
-                        "unknown key (known: protected_namespaces, "
-                        "protected_label, max_mutations_per_minute, "
-                        "max_targets_per_incident, max_targets_per_hour)");
+            return ird_cfg_fail(err, s, path,
+                                "unknown key (known: protected_namespaces, "
+                                "protected_label, max_mutations_per_minute, "
+                                "max_targets_per_incident, max_targets_per_hour)");
         }
         int rc = k->parse(g, k, s, err);
         if (rc < 0)

@@ -117,21 +117,6 @@ void ird_match_free(struct ird_match *m)
     free(m);
 }
 
-/* file:line: path: message. Elements of lists may carry no line; use the
- * nearest parent's. */
-static int fail(const config_setting_t *s, const char *path, struct ird_err *err, const char *fmt,
-                ...) __attribute__((format(printf, 4, 5)));
-
-static int fail(const config_setting_t *s, const char *path, struct ird_err *err, const char *fmt,
-                ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = ird_cfg_vfail(err, s, path, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
 static int nomem(struct ird_err *err)
 {
     return ird_err_set(err, -ENOMEM, "out of memory");
@@ -161,8 +146,8 @@ static int pattern_add(struct pattern_list *l, const char *text, bool allow_re,
             char why[128], q[IRD_K8S_QUOTE_MAX];
             regerror(rc, &p->re, why, sizeof(why));
             free(p->text);
-            return fail(s, path, err, "invalid regular expression %s: %s",
-                        ird_k8s_quote(text, q, sizeof(q)), why);
+            return ird_cfg_fail(err, s, path, "invalid regular expression %s: %s",
+                                ird_k8s_quote(text, q, sizeof(q)), why);
         }
         p->is_re = true;
     }
@@ -184,23 +169,23 @@ static int strings_into(const config_setting_t *s, const char *path, bool allow_
     if (config_setting_type(s) == CONFIG_TYPE_STRING) {
         const char *v = config_setting_get_string(s);
         if (!*v)
-            return fail(s, path, err, "must not be empty");
+            return ird_cfg_fail(err, s, path, "must not be empty");
         return pattern_add(out, v, allow_re, s, path, err);
     }
     if (config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST)
-        return fail(s, path, err, "must be a string or a list of strings");
+        return ird_cfg_fail(err, s, path, "must be a string or a list of strings");
     int n = config_setting_length(s);
     if (n == 0)
-        return fail(s, path, err, "must not be an empty list");
+        return ird_cfg_fail(err, s, path, "must not be an empty list");
     for (int i = 0; i < n; i++) {
         const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
         char epath[PATH_MAX_LEN];
         snprintf(epath, sizeof(epath), "%s[%d]", path, i);
         if (config_setting_type(e) != CONFIG_TYPE_STRING)
-            return fail(e, epath, err, "must be a string");
+            return ird_cfg_fail(err, e, epath, "must be a string");
         const char *v = config_setting_get_string(e);
         if (!*v)
-            return fail(e, epath, err, "must not be empty");
+            return ird_cfg_fail(err, e, epath, "must not be empty");
         int rc = pattern_add(out, v, allow_re, e, epath, err);
         if (rc < 0)
             return rc;
@@ -255,7 +240,7 @@ static int add_label(const struct pctx *px, const config_setting_t *s, const cha
                      const char *key, const char *value, struct ird_match *m)
 {
     if (!*key)
-        return fail(s, path, px->err, "label key must not be empty");
+        return ird_cfg_fail(px->err, s, path, "label key must not be empty");
     struct clause *c = clause_new(m, CL_LABEL, "labels", px->err);
     if (!c)
         return -ENOMEM;
@@ -270,9 +255,9 @@ static int parse_labels(const struct pctx *px, const config_setting_t *s, const 
 {
     int type = config_setting_type(s);
     if (type != CONFIG_TYPE_GROUP && type != CONFIG_TYPE_LIST)
-        return fail(s, path, px->err,
-                    "must be a group (labels = { key = \"value\"; }) or a list of pairs "
-                    "(labels = ( (\"key\", \"value\") ))");
+        return ird_cfg_fail(px->err, s, path,
+                            "must be a group (labels = { key = \"value\"; }) or a list of pairs "
+                            "(labels = ( (\"key\", \"value\") ))");
     int n = config_setting_length(s);
     for (int i = 0; i < n; i++) {
         const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
@@ -281,7 +266,7 @@ static int parse_labels(const struct pctx *px, const config_setting_t *s, const 
         if (type == CONFIG_TYPE_GROUP) {
             snprintf(epath, sizeof(epath), "%s.%s", path, config_setting_name(e));
             if (config_setting_type(e) != CONFIG_TYPE_STRING)
-                return fail(e, epath, px->err, "must be a string");
+                return ird_cfg_fail(px->err, e, epath, "must be a string");
             rc = add_label(px, e, epath, config_setting_name(e), config_setting_get_string(e), m);
         } else {
             snprintf(epath, sizeof(epath), "%s[%d]", path, i);
@@ -291,7 +276,8 @@ static int parse_labels(const struct pctx *px, const config_setting_t *s, const 
             if ((et != CONFIG_TYPE_LIST && et != CONFIG_TYPE_ARRAY) ||
                 config_setting_length(e) != 2 || config_setting_type(k) != CONFIG_TYPE_STRING ||
                 config_setting_type(v) != CONFIG_TYPE_STRING)
-                return fail(e, epath, px->err, "must be a pair of strings: (\"key\", \"value\")");
+                return ird_cfg_fail(px->err, e, epath,
+                                    "must be a pair of strings: (\"key\", \"value\")");
             rc = add_label(px, e, epath, config_setting_get_string(k), config_setting_get_string(v),
                            m);
         }
@@ -313,7 +299,8 @@ static int parse_severity(const struct pctx *px, const config_setting_t *s, cons
                           struct ird_match *m)
 {
     if (config_setting_type(s) != CONFIG_TYPE_STRING)
-        return fail(s, path, px->err, "must be a string such as \"critical\" or \">= warning\"");
+        return ird_cfg_fail(px->err, s, path,
+                            "must be a string such as \"critical\" or \">= warning\"");
     const char *text = config_setting_get_string(s);
     const char *p = text;
     unsigned accept = EQ_BIT;
@@ -342,11 +329,12 @@ static int parse_severity(const struct pctx *px, const config_setting_t *s, cons
     }
     char q[IRD_K8S_QUOTE_MAX];
     if (level < 0)
-        return fail(s, path, px->err, "%s is not a severity (" SEVERITIES_EXPECTED ")",
-                    ird_k8s_quote(text, q, sizeof(q)));
+        return ird_cfg_fail(px->err, s, path, "%s is not a severity (" SEVERITIES_EXPECTED ")",
+                            ird_k8s_quote(text, q, sizeof(q)));
     if ((accept == LT_BIT && level == 0) ||
         (accept == GT_BIT && level == (int)COUNT(severities) - 1))
-        return fail(s, path, px->err, "%s matches no severity", ird_k8s_quote(text, q, sizeof(q)));
+        return ird_cfg_fail(px->err, s, path, "%s matches no severity",
+                            ird_k8s_quote(text, q, sizeof(q)));
     struct clause *c = clause_new(m, CL_SEVERITY, "severity", px->err);
     if (!c)
         return -ENOMEM;
@@ -361,7 +349,7 @@ static int parse_status(const struct pctx *px, const config_setting_t *s, const 
 {
     static const char *const statuses[] = {"firing", "resolved", "any"};
     if (!px->top)
-        return fail(s, path, px->err, "status can only be set at the top of match");
+        return ird_cfg_fail(px->err, s, path, "status can only be set at the top of match");
     const char *v =
         config_setting_type(s) == CONFIG_TYPE_STRING ? config_setting_get_string(s) : NULL;
     size_t i = 0;
@@ -369,8 +357,8 @@ static int parse_status(const struct pctx *px, const config_setting_t *s, const 
         i++;
     if (!v || i == COUNT(statuses)) {
         char q[IRD_K8S_QUOTE_MAX];
-        return fail(s, path, px->err, "%s is not a status (firing, resolved, any)",
-                    v ? ird_k8s_quote(v, q, sizeof(q)) : "the value");
+        return ird_cfg_fail(px->err, s, path, "%s is not a status (firing, resolved, any)",
+                            v ? ird_k8s_quote(v, q, sizeof(q)) : "the value");
     }
     struct clause *c = clause_new(m, CL_STATUS, "status", px->err);
     if (!c)
@@ -390,7 +378,7 @@ static int parse_namespace(const struct pctx *px, const config_setting_t *s, con
     c->include_all = true;
     int n = config_setting_length(s);
     if (n == 0)
-        return fail(s, path, px->err, "must name include or exclude");
+        return ird_cfg_fail(px->err, s, path, "must name include or exclude");
     for (int i = 0; i < n; i++) {
         const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
         const char *name = config_setting_name(e);
@@ -403,7 +391,7 @@ static int parse_namespace(const struct pctx *px, const config_setting_t *s, con
         } else if (strcmp(name, "exclude") == 0) {
             rc = strings_into(e, epath, false, &c->excl, px->err);
         } else {
-            rc = fail(e, epath, px->err, "unknown key (expected include, exclude)");
+            rc = ird_cfg_fail(px->err, e, epath, "unknown key (expected include, exclude)");
         }
         if (rc < 0)
             return rc;
@@ -418,10 +406,11 @@ static int parse_nested(const struct pctx *px, const config_setting_t *s, const 
 {
     const char *key = strcmp(config_setting_name(s), "any") == 0 ? "any" : "all";
     if (config_setting_type(s) != CONFIG_TYPE_LIST)
-        return fail(s, path, px->err, "must be a list of groups: %s = ( { ... }, { ... } )", key);
+        return ird_cfg_fail(px->err, s, path, "must be a list of groups: %s = ( { ... }, { ... } )",
+                            key);
     int n = config_setting_length(s);
     if (n == 0)
-        return fail(s, path, px->err, "must not be an empty list");
+        return ird_cfg_fail(px->err, s, path, "must not be an empty list");
     struct clause *c = clause_new(m, strcmp(key, "any") == 0 ? CL_ANY : CL_ALL, key, px->err);
     if (!c)
         return -ENOMEM;
@@ -433,7 +422,7 @@ static int parse_nested(const struct pctx *px, const config_setting_t *s, const 
         char epath[PATH_MAX_LEN];
         snprintf(epath, sizeof(epath), "%s[%d]", path, i);
         if (config_setting_type(e) != CONFIG_TYPE_GROUP)
-            return fail(e, epath, px->err, "must be a group { ... }");
+            return ird_cfg_fail(px->err, e, epath, "must be a group { ... }");
         struct pctx sub = {.path = epath, .top = false, .err = px->err};
         int rc = parse_group(&sub, e, &c->subs[c->nsubs]);
         if (rc < 0)
@@ -470,7 +459,7 @@ static int parse_group(const struct pctx *px, const config_setting_t *s, struct 
         while (k < COUNT(keys) && strcmp(keys[k].name, name) != 0)
             k++;
         if (k == COUNT(keys))
-            rc = fail(e, epath, px->err, "unknown key (expected " KEYS_EXPECTED ")");
+            rc = ird_cfg_fail(px->err, e, epath, "unknown key (expected " KEYS_EXPECTED ")");
         else
             rc = keys[k].parse(px, e, epath, m);
     }
@@ -498,7 +487,7 @@ int ird_match_parse(const config_setting_t *setting, struct ird_match **ret, str
     const char *name =
         setting && config_setting_name(setting) ? config_setting_name(setting) : "match";
     if (setting && config_setting_type(setting) != CONFIG_TYPE_GROUP)
-        return fail(setting, name, err, "must be a group { ... }");
+        return ird_cfg_fail(err, setting, name, "must be a group { ... }");
     struct pctx px = {.path = name, .top = true, .err = err};
     return parse_group(&px, setting, ret);
 }

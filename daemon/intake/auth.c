@@ -75,17 +75,6 @@ struct ird_auth {
 
 /* ---------- config helpers ---------- */
 
-static int cfg_fail(struct ird_err *err, const config_setting_t *s, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int cfg_fail(struct ird_err *err, const config_setting_t *s, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = ird_cfg_vfail(err, s, NULL, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
 static int sha256(const void *parts[], const size_t lens[], size_t n, struct digest *out)
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -196,7 +185,7 @@ static int read_secret_file(const char *path, char **ret, struct ird_err *err,
 {
     FILE *f = fopen(path, "r");
     if (!f)
-        return cfg_fail(err, where, "cannot read %s: %s", path, strerror(errno));
+        return ird_cfg_fail(err, where, NULL, "cannot read %s: %s", path, strerror(errno));
     char *buf = malloc(MAX_SECRET_FILE + 1);
     if (!buf) {
         fclose(f);
@@ -207,7 +196,8 @@ static int read_secret_file(const char *path, char **ret, struct ird_err *err,
     fclose(f);
     if (bad || n > MAX_SECRET_FILE) {
         OPENSSL_clear_free(buf, MAX_SECRET_FILE + 1);
-        return cfg_fail(err, where, "%s: %s", path, bad ? "read error" : "larger than 64 KiB");
+        return ird_cfg_fail(err, where, NULL, "%s: %s", path,
+                            bad ? "read error" : "larger than 64 KiB");
     }
     buf[n] = '\0';
     *ret = buf;
@@ -229,8 +219,8 @@ static int load_secret(struct ird_auth *a, const config_setting_t *g, const char
     const config_setting_t *env = config_setting_get_member(g, env_key);
     int present = !!inl + !!al + !!file + !!env;
     if (present != 1)
-        return cfg_fail(err, g, "give %s of %s, %s, %s", present ? "only one" : "one", base,
-                        file_key, env_key);
+        return ird_cfg_fail(err, g, NULL, "give %s of %s, %s, %s", present ? "only one" : "one",
+                            base, file_key, env_key);
     if (al)
         inl = al;
     int count = 0, rc = 0;
@@ -239,27 +229,27 @@ static int load_secret(struct ird_auth *a, const config_setting_t *g, const char
         if (t == CONFIG_TYPE_STRING) {
             const char *v = config_setting_get_string(inl);
             if (!*v)
-                return cfg_fail(err, inl, "empty secret");
+                return ird_cfg_fail(err, inl, NULL, "empty secret");
             rc = add(a, inl, v, strlen(v), ctx, err);
             count = 1;
         } else if (t == CONFIG_TYPE_ARRAY || t == CONFIG_TYPE_LIST) {
             for (int i = 0; rc == 0 && i < config_setting_length(inl); i++) {
                 const config_setting_t *e = config_setting_get_elem(inl, (unsigned)i);
                 if (config_setting_type(e) != CONFIG_TYPE_STRING)
-                    return cfg_fail(err, e, "expected a string");
+                    return ird_cfg_fail(err, e, NULL, "expected a string");
                 const char *v = config_setting_get_string(e);
                 if (!*v)
-                    return cfg_fail(err, e, "empty secret");
+                    return ird_cfg_fail(err, e, NULL, "empty secret");
                 rc = add(a, e, v, strlen(v), ctx, err);
                 count++;
             }
         } else {
-            return cfg_fail(err, inl, "expected a string or a list of strings");
+            return ird_cfg_fail(err, inl, NULL, "expected a string or a list of strings");
         }
     } else {
         const config_setting_t *s = file ? file : env;
         if (config_setting_type(s) != CONFIG_TYPE_STRING)
-            return cfg_fail(err, s, "expected a string");
+            return ird_cfg_fail(err, s, NULL, "expected a string");
         const char *name = config_setting_get_string(s);
         if (file) {
             char *text = NULL;
@@ -270,11 +260,11 @@ static int load_secret(struct ird_auth *a, const config_setting_t *g, const char
         } else {
             const char *text = getenv(name);
             if (!text)
-                return cfg_fail(err, s, "environment variable %s is not set", name);
+                return ird_cfg_fail(err, s, NULL, "environment variable %s is not set", name);
             rc = secret_lines(a, s, text, add, ctx, &count, err);
         }
         if (rc == 0 && count == 0)
-            return cfg_fail(err, s, "%s holds no %s", name, base);
+            return ird_cfg_fail(err, s, NULL, "%s holds no %s", name, base);
     }
     return rc;
 }
@@ -322,7 +312,7 @@ static int add_key(struct ird_auth *a, const config_setting_t *where, const char
                    const void *ctx, struct ird_err *err)
 {
     if (a->nkeys == MAX_KEYS)
-        return cfg_fail(err, where, "at most %d secrets at once", MAX_KEYS);
+        return ird_cfg_fail(err, where, NULL, "at most %d secrets at once", MAX_KEYS);
     struct key k = {malloc(len ? len : 1), 0};
     if (!k.bytes)
         return -ENOMEM;
@@ -334,7 +324,7 @@ static int add_key(struct ird_auth *a, const config_setting_t *where, const char
         long n = b64_decode(v, len, k.bytes, len);
         if (n <= 0) {
             OPENSSL_clear_free(k.bytes, len ? len : 1);
-            return cfg_fail(err, where, "a secret must be \"whsec_\" followed by base64");
+            return ird_cfg_fail(err, where, NULL, "a secret must be \"whsec_\" followed by base64");
         }
         k.len = (size_t)n;
     } else {
@@ -355,10 +345,10 @@ static int basic_user(struct ird_auth *a, const config_setting_t *g, struct ird_
 {
     const config_setting_t *u = config_setting_get_member(g, "username");
     if (!u || config_setting_type(u) != CONFIG_TYPE_STRING || !*config_setting_get_string(u))
-        return cfg_fail(err, u ? u : g, "username is required (a non-empty string)");
+        return ird_cfg_fail(err, u ? u : g, NULL, "username is required (a non-empty string)");
     const char *user = config_setting_get_string(u);
     if (strchr(user, ':'))
-        return cfg_fail(err, u, "a username cannot contain \":\"");
+        return ird_cfg_fail(err, u, NULL, "a username cannot contain \":\"");
     return load_secret(a, g, "password", NULL, add_password, user, err);
 }
 
@@ -369,10 +359,10 @@ static int copy_string(const config_setting_t *g, const char *key, char *out, si
     if (!s)
         return 0;
     if (config_setting_type(s) != CONFIG_TYPE_STRING)
-        return cfg_fail(err, s, "expected a string");
+        return ird_cfg_fail(err, s, NULL, "expected a string");
     const char *v = config_setting_get_string(s);
     if (strlen(v) >= outlen)
-        return cfg_fail(err, s, "longer than %zu bytes", outlen - 1);
+        return ird_cfg_fail(err, s, NULL, "longer than %zu bytes", outlen - 1);
     memcpy(out, v, strlen(v) + 1);
     return 0;
 }
@@ -389,7 +379,7 @@ static int parse_query(struct ird_auth *a, const config_setting_t *g, struct ird
     if (rc)
         return rc;
     if (!a->param[0])
-        return cfg_fail(err, config_setting_get_member(g, "param"), "expected a name");
+        return ird_cfg_fail(err, config_setting_get_member(g, "param"), NULL, "expected a name");
     return parse_tokens(a, g, err);
 }
 
@@ -399,19 +389,21 @@ static int parse_basic(struct ird_auth *a, const config_setting_t *g, struct ird
     if (!users)
         return basic_user(a, g, err);
     if (config_setting_get_member(g, "username"))
-        return cfg_fail(err, g, "give either username or users, not both");
+        return ird_cfg_fail(err, g, NULL, "give either username or users, not both");
     if (!config_setting_is_list(users) || config_setting_length(users) == 0)
-        return cfg_fail(err, users, "expected a list of { username = ...; password = ...; }");
+        return ird_cfg_fail(err, users, NULL,
+                            "expected a list of { username = ...; password = ...; }");
     int rc = 0;
     for (int i = 0; rc == 0 && i < config_setting_length(users); i++) {
         const config_setting_t *u = config_setting_get_elem(users, (unsigned)i);
         if (!config_setting_is_group(u))
-            return cfg_fail(err, u, "expected { username = ...; password = ...; }");
+            return ird_cfg_fail(err, u, NULL, "expected { username = ...; password = ...; }");
         for (int k = 0; k < config_setting_length(u); k++) {
             const char *name = config_setting_name(config_setting_get_elem(u, (unsigned)k));
             if (strcmp(name, "username") && strcmp(name, "password") &&
                 strcmp(name, "password_file") && strcmp(name, "password_env"))
-                return cfg_fail(err, config_setting_get_elem(u, (unsigned)k), "unknown key");
+                return ird_cfg_fail(err, config_setting_get_elem(u, (unsigned)k), NULL,
+                                    "unknown key");
         }
         rc = basic_user(a, u, err);
     }
@@ -427,7 +419,8 @@ static int parse_hmac(struct ird_auth *a, const config_setting_t *g, struct ird_
         (rc = copy_string(g, "prefix", a->prefix, sizeof(a->prefix), err)))
         return rc;
     if (!a->header[0])
-        return cfg_fail(err, config_setting_get_member(g, "header"), "expected a header name");
+        return ird_cfg_fail(err, config_setting_get_member(g, "header"), NULL,
+                            "expected a header name");
     return load_secret(a, g, "secret", "secrets", add_key, NULL, err);
 }
 
@@ -438,16 +431,16 @@ static int parse_sw(struct ird_auth *a, const config_setting_t *g, struct ird_er
     if (tol && (config_setting_type(tol) != CONFIG_TYPE_STRING ||
                 ird_duration_parse(config_setting_get_string(tol), &a->tolerance_ms) ||
                 a->tolerance_ms <= 0))
-        return cfg_fail(err, tol, "expected a duration such as \"5m\"");
+        return ird_cfg_fail(err, tol, NULL, "expected a duration such as \"5m\"");
     long long cache = DEFAULT_REPLAY_CACHE;
     const config_setting_t *rcs = config_setting_get_member(g, "replay_cache");
     if (rcs) {
         int t = config_setting_type(rcs);
         if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
-            return cfg_fail(err, rcs, "expected a number of ids");
+            return ird_cfg_fail(err, rcs, NULL, "expected a number of ids");
         cache = t == CONFIG_TYPE_INT ? config_setting_get_int(rcs) : config_setting_get_int64(rcs);
         if (cache < 16 || cache > 1000000)
-            return cfg_fail(err, rcs, "expected 16 to 1000000");
+            return ird_cfg_fail(err, rcs, NULL, "expected 16 to 1000000");
     }
     a->ringcap = (size_t)cache;
     a->ring = calloc(a->ringcap, sizeof(*a->ring));
@@ -506,18 +499,20 @@ static int parse_group(struct ird_auth *a, const config_setting_t *g, struct ird
 {
     const config_setting_t *t = config_setting_get_member(g, "type");
     if (!t || config_setting_type(t) != CONFIG_TYPE_STRING)
-        return cfg_fail(err, t ? t : g,
-                        "type is required: bearer, basic, hmac, standard-webhooks or query-token");
+        return ird_cfg_fail(
+            err, t ? t : g, NULL,
+            "type is required: bearer, basic, hmac, standard-webhooks or query-token");
     const char *tname = config_setting_get_string(t);
     const struct kind_row *row = NULL;
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
         if (strcmp(kinds[i].name, tname) == 0)
             row = &kinds[i];
     if (!row)
-        return cfg_fail(err, t,
-                        "unknown type \"%.64s\"; expected bearer, basic, hmac, standard-webhooks "
-                        "or query-token",
-                        tname);
+        return ird_cfg_fail(
+            err, t, NULL,
+            "unknown type \"%.64s\"; expected bearer, basic, hmac, standard-webhooks "
+            "or query-token",
+            tname);
     for (int i = 0; i < config_setting_length(g); i++) {
         const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
         const char *name = config_setting_name(m);
@@ -525,7 +520,7 @@ static int parse_group(struct ird_auth *a, const config_setting_t *g, struct ird
         for (size_t k = 0; k < sizeof(row->keys) / sizeof(row->keys[0]) && row->keys[k]; k++)
             known = known || strcmp(row->keys[k], name) == 0;
         if (!known)
-            return cfg_fail(err, m, "unknown key for type \"%s\"", row->name);
+            return ird_cfg_fail(err, m, NULL, "unknown key for type \"%s\"", row->name);
     }
     a->kind = row->kind;
     a->scheme = row->name;
@@ -539,9 +534,9 @@ int ird_auth_new(const config_setting_t *source, struct ird_auth **ret, struct i
         return ird_err_set(err, -EINVAL, "no source group given");
     const config_setting_t *s = config_setting_get_member(source, "auth");
     if (!s)
-        return cfg_fail(err, source,
-                        "auth is required; write auth = \"none\" to accept unauthenticated "
-                        "alerts");
+        return ird_cfg_fail(err, source, NULL,
+                            "auth is required; write auth = \"none\" to accept unauthenticated "
+                            "alerts");
     struct ird_auth *a = calloc(1, sizeof(*a));
     if (!a)
         return -ENOMEM;
@@ -555,9 +550,10 @@ int ird_auth_new(const config_setting_t *source, struct ird_auth **ret, struct i
     } else if (config_setting_is_group(s)) {
         rc = parse_group(a, s, err);
     } else {
-        rc = cfg_fail(err, s,
-                      "expected \"none\" or a group such as { type = \"bearer\"; tokens = [ ... "
-                      "]; }");
+        rc =
+            ird_cfg_fail(err, s, NULL,
+                         "expected \"none\" or a group such as { type = \"bearer\"; tokens = [ ... "
+                         "]; }");
     }
     if (rc) {
         ird_auth_free(a);

@@ -188,51 +188,43 @@ static int too_many(size_t n, size_t max, struct ird_err *err)
 
 /* ---------- config ---------- */
 
-static int cfg_fail(struct ird_err *err, const config_setting_t *s, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int cfg_fail(struct ird_err *err, const config_setting_t *s, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = ird_cfg_vfail(err, s, NULL, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
 static int path_compile(const char *text, struct path *p, struct ird_err *err,
                         const config_setting_t *s)
 {
     size_t len = strlen(text);
     if (len == 0 || len >= PATH_TEXT_MAX)
-        return cfg_fail(err, s, "a path must have 1 to %d characters", PATH_TEXT_MAX - 1);
+        return ird_cfg_fail(err, s, NULL, "a path must have 1 to %d characters", PATH_TEXT_MAX - 1);
     memcpy(p->source, text, len + 1);
     p->n = 0;
     size_t o = 0; /* each segment is copied into p->text with its own NUL */
     const char *q = text;
     while (*q) {
         if (p->n == PATH_MAX_SEGS)
-            return cfg_fail(err, s, "path \"%s\" has more than %d parts", text, PATH_MAX_SEGS);
+            return ird_cfg_fail(err, s, NULL, "path \"%s\" has more than %d parts", text,
+                                PATH_MAX_SEGS);
         const char *key, *end;
         bool bracket = *q == '[';
         if (bracket) {
             key = q + 1;
             end = strchr(key, ']');
             if (!end || end == key)
-                return cfg_fail(err, s, "path \"%s\": \"[\" needs a key and a closing \"]\"", text);
+                return ird_cfg_fail(err, s, NULL,
+                                    "path \"%s\": \"[\" needs a key and a closing \"]\"", text);
             q = end + 1;
             if (*q && *q != '.' && *q != '[')
-                return cfg_fail(err, s, "path \"%s\": expected \".\" or \"[\" after \"]\"", text);
+                return ird_cfg_fail(err, s, NULL,
+                                    "path \"%s\": expected \".\" or \"[\" after \"]\"", text);
         } else {
             key = q;
             end = q + strcspn(q, ".[");
             if (end == key)
-                return cfg_fail(err, s, "path \"%s\" has an empty part", text);
+                return ird_cfg_fail(err, s, NULL, "path \"%s\" has an empty part", text);
             q = end;
         }
         if (*q == '.') {
             q++;
             if (!*q || *q == '.')
-                return cfg_fail(err, s, "path \"%s\" has an empty part", text);
+                return ird_cfg_fail(err, s, NULL, "path \"%s\" has an empty part", text);
         }
         size_t klen = (size_t)(end - key);
         memcpy(p->text + o, key, klen);
@@ -1262,7 +1254,7 @@ static int field_by_name(const char *name)
 static int cfg_string(const config_setting_t *s, const char **ret, struct ird_err *err)
 {
     if (config_setting_type(s) != CONFIG_TYPE_STRING)
-        return cfg_fail(err, s, "expected a string");
+        return ird_cfg_fail(err, s, NULL, "expected a string");
     *ret = config_setting_get_string(s);
     return 0;
 }
@@ -1270,7 +1262,7 @@ static int cfg_string(const config_setting_t *s, const char **ret, struct ird_er
 static int cfg_group(const config_setting_t *s, struct ird_err *err)
 {
     if (!config_setting_is_group(s))
-        return cfg_fail(err, s, "expected a group { key = \"value\"; ... }");
+        return ird_cfg_fail(err, s, NULL, "expected a group { key = \"value\"; ... }");
     return 0;
 }
 
@@ -1314,9 +1306,9 @@ static int parse_map(struct ird_decoder *d, const config_setting_t *g, struct ir
         else if (strcmp(name, "annotations") == 0)
             rc = new_path(m, &d->map_annotations, err);
         else
-            rc = cfg_fail(err, m,
-                          "unknown key; expected id, status, severity, title, namespace, pod, "
-                          "container, node, labels, annotations, starts_at or ends_at");
+            rc = ird_cfg_fail(err, m, NULL,
+                              "unknown key; expected id, status, severity, title, namespace, pod, "
+                              "container, node, labels, annotations, starts_at or ends_at");
     }
     return rc;
 }
@@ -1330,17 +1322,17 @@ static int parse_defaults(struct ird_decoder *d, const config_setting_t *g, stru
         int f = field_by_name(config_setting_name(m));
         const char *v = NULL;
         if (f < 0 || !fields[f].def)
-            rc = cfg_fail(err, m,
-                          "unknown key; expected severity, status, title, namespace, pod, "
-                          "container or node");
+            rc = ird_cfg_fail(err, m, NULL,
+                              "unknown key; expected severity, status, title, namespace, pod, "
+                              "container or node");
         else if ((rc = cfg_string(m, &v, err)))
             break;
         else if (f == F_SEVERITY && !in_list(severities, v))
-            rc = cfg_fail(err, m, "expected one of critical, error, warning, info");
+            rc = ird_cfg_fail(err, m, NULL, "expected one of critical, error, warning, info");
         else if (f == F_STATUS && !in_list(statuses, v))
-            rc = cfg_fail(err, m, "expected \"firing\" or \"resolved\"");
+            rc = ird_cfg_fail(err, m, NULL, "expected \"firing\" or \"resolved\"");
         else if (fields[f].cap && strlen(v) > fields[f].cap)
-            rc = cfg_fail(err, m, "longer than %zu bytes", fields[f].cap);
+            rc = ird_cfg_fail(err, m, NULL, "longer than %zu bytes", fields[f].cap);
         else
             rc = dup_into(&d->defaults[f], v);
         if (rc == 0 && f == F_SEVERITY)
@@ -1370,7 +1362,7 @@ static int parse_sevmap(struct ird_decoder *d, const config_setting_t *g, struct
             if (strcasecmp(severities[k], v) == 0)
                 to = severities[k];
         if (!to)
-            return cfg_fail(err, m, "expected one of critical, error, warning, info");
+            return ird_cfg_fail(err, m, NULL, "expected one of critical, error, warning, info");
         d->sevmap[i].from = strdup(config_setting_name(m));
         if (!d->sevmap[i].from)
             return -ENOMEM;
@@ -1388,11 +1380,12 @@ static int parse_fields(struct ird_decoder *d, const config_setting_t *g, struct
         int f = field_by_name(config_setting_name(m));
         const char *v = NULL;
         if (f < 0 || !fields[f].fld)
-            rc = cfg_fail(err, m,
-                          "unknown key; expected severity, title, namespace, pod, container or "
-                          "node");
+            rc = ird_cfg_fail(err, m, NULL,
+                              "unknown key; expected severity, title, namespace, pod, container or "
+                              "node");
         else if ((rc = cfg_string(m, &v, err)) == 0)
-            rc = *v ? dup_into(&d->fields[f], v) : cfg_fail(err, m, "expected a field name");
+            rc = *v ? dup_into(&d->fields[f], v)
+                    : ird_cfg_fail(err, m, NULL, "expected a field name");
     }
     return rc;
 }
@@ -1411,12 +1404,12 @@ int ird_decoder_new(const config_setting_t *source, const char *const *common_ke
     if (!source)
         return ird_err_set(err, -EINVAL, "no source group given");
     if (!config_setting_is_group(source))
-        return cfg_fail(err, source, "expected a group { type = \"...\"; ... }");
+        return ird_cfg_fail(err, source, NULL, "expected a group { type = \"...\"; ... }");
     const config_setting_t *t = config_setting_get_member(source, "type");
     if (!t)
-        return cfg_fail(err, source,
-                        "type is required: alertmanager, falco, splunk, elastic, wazuh, "
-                        "cloudevents or json");
+        return ird_cfg_fail(err, source, NULL,
+                            "type is required: alertmanager, falco, splunk, elastic, wazuh, "
+                            "cloudevents or json");
     const char *tname = NULL;
     int rc = cfg_string(t, &tname, err);
     if (rc)
@@ -1426,10 +1419,11 @@ int ird_decoder_new(const config_setting_t *source, const char *const *common_ke
         if (strcmp(types[i].name, tname) == 0)
             row = &types[i];
     if (!row)
-        return cfg_fail(err, t,
-                        "unknown type \"%.64s\"; expected alertmanager, falco, splunk, elastic, "
-                        "wazuh, cloudevents or json",
-                        tname);
+        return ird_cfg_fail(
+            err, t, NULL,
+            "unknown type \"%.64s\"; expected alertmanager, falco, splunk, elastic, "
+            "wazuh, cloudevents or json",
+            tname);
     struct ird_decoder *d = calloc(1, sizeof(*d));
     if (!d)
         return -ENOMEM;
@@ -1442,7 +1436,7 @@ int ird_decoder_new(const config_setting_t *source, const char *const *common_ke
         if (strcmp(name, "defaults") == 0)
             rc = parse_defaults(d, m, err);
         else if (strcmp(name, "severity_map") == 0)
-            rc = d->sevmap ? cfg_fail(err, m, "given twice") : parse_sevmap(d, m, err);
+            rc = d->sevmap ? ird_cfg_fail(err, m, NULL, "given twice") : parse_sevmap(d, m, err);
         else if (strcmp(name, "map") == 0 && row->takes_map)
             rc = parse_map(d, m, err);
         else if (strcmp(name, "items") == 0 && row->takes_map)
@@ -1450,11 +1444,11 @@ int ird_decoder_new(const config_setting_t *source, const char *const *common_ke
         else if (strcmp(name, "fields") == 0 && row->takes_fields)
             rc = parse_fields(d, m, err);
         else if (strcmp(name, "map") == 0 || strcmp(name, "items") == 0)
-            rc = cfg_fail(err, m, "unknown key (only type \"json\" takes %s)", name);
+            rc = ird_cfg_fail(err, m, NULL, "unknown key (only type \"json\" takes %s)", name);
         else if (strcmp(name, "fields") == 0)
-            rc = cfg_fail(err, m, "unknown key (only type \"splunk\" takes fields)");
+            rc = ird_cfg_fail(err, m, NULL, "unknown key (only type \"splunk\" takes fields)");
         else
-            rc = cfg_fail(err, m, "unknown key");
+            rc = ird_cfg_fail(err, m, NULL, "unknown key");
     }
     if (rc) {
         ird_decoder_free(d);
