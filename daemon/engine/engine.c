@@ -597,6 +597,30 @@ static void escalate(struct run *r, struct ird_sqlq *q, int64_t now, const char 
 }
 
 /* A step failed for good: apply on_failure. */
+/* End the run with state: its row, timeline entry, audit record, metric and
+ * log line go into q with the rest of the turn's writes, then q is persisted. */
+static void run_finish_in(struct run *r, struct ird_sqlq *q, int64_t now, enum run_state state,
+                          const char *error)
+{
+    r->state = state;
+    add_run_row(q, r, now, error);
+    cJSON *d = brief(r);
+    cJSON_AddStringToObject(d, "state", run_state_names[state]);
+    if (error)
+        cJSON_AddStringToObject(d, "error", error);
+    ird_sqlq_audit(q, now, "engine", "run.finished", r->id, d);
+    timeline(q, r, now, "run.finished", d);
+    count_run(r, run_state_names[state]);
+    ird_log(IRD_LOG_INFO, "run finished", IRD_LS("run", r->id), IRD_LS("playbook", r->pb->name),
+            IRD_LS("state", run_state_names[state]));
+    persist(r, q, NULL);
+}
+
+static void run_finish(struct run *r, enum run_state state, const char *error)
+{
+    run_finish_in(r, ird_sqlq_new(), ird_clock_now_ms(), state, error);
+}
+
 static void step_failed(struct run *r, const char *state, const char *error, const cJSON *result)
 {
     const struct ird_step *s = cur_step(r);
@@ -624,33 +648,7 @@ static void step_failed(struct run *r, const char *state, const char *error, con
         escalate(r, q, now, error);
     char msg[600];
     snprintf(msg, sizeof(msg), "step %s: %s", s->name, error);
-    r->state = RUN_FAILED;
-    add_run_row(q, r, now, msg);
-    cJSON *fd = brief(r);
-    cJSON_AddStringToObject(fd, "state", "failed");
-    cJSON_AddStringToObject(fd, "error", msg);
-    timeline(q, r, now, "run.finished", fd);
-    ird_sqlq_audit(q, now, "engine", "run.finished", r->id, NULL);
-    count_run(r, "failed");
-    persist(r, q, NULL);
-}
-
-static void run_finish(struct run *r, enum run_state state, const char *error)
-{
-    int64_t now = ird_clock_now_ms();
-    r->state = state;
-    struct ird_sqlq *q = ird_sqlq_new();
-    add_run_row(q, r, now, error);
-    cJSON *d = brief(r);
-    cJSON_AddStringToObject(d, "state", run_state_names[state]);
-    if (error)
-        cJSON_AddStringToObject(d, "error", error);
-    ird_sqlq_audit(q, now, "engine", "run.finished", r->id, d);
-    timeline(q, r, now, "run.finished", d);
-    count_run(r, run_state_names[state]);
-    ird_log(IRD_LOG_INFO, "run finished", IRD_LS("run", r->id), IRD_LS("playbook", r->pb->name),
-            IRD_LS("state", run_state_names[state]));
-    persist(r, q, NULL);
+    run_finish_in(r, q, now, RUN_FAILED, msg);
 }
 
 static void on_call_done(struct ird_action_call *call, enum ird_action_status status, cJSON *result,
@@ -851,17 +849,9 @@ static void on_approval_timeout(uv_timer_t *t)
     add_step_row(q, r, "failed", msg, NULL, now, true);
     if (r->pb->on_approval_timeout == IRD_APPROVAL_TIMEOUT_ESCALATE)
         escalate(r, q, now, msg);
-    r->state = RUN_FAILED;
     char full[300];
     snprintf(full, sizeof(full), "step %s: %s", s->name, msg);
-    add_run_row(q, r, now, full);
-    cJSON *fd = brief(r);
-    cJSON_AddStringToObject(fd, "state", "failed");
-    cJSON_AddStringToObject(fd, "error", full);
-    timeline(q, r, now, "run.finished", fd);
-    ird_sqlq_audit(q, now, "engine", "run.finished", r->id, NULL);
-    count_run(r, "failed");
-    persist(r, q, NULL);
+    run_finish_in(r, q, now, RUN_FAILED, full);
 }
 
 /* Stored as waiting: the run stays in memory for approve, cancel or its
