@@ -2,7 +2,6 @@
  * `ird audit verify`: check the hash chain in state_dir/ird.db directly,
  * read-only (a WAL reader, so it works while the daemon runs). */
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <sqlite3.h>
@@ -115,19 +114,6 @@ struct list_opts {
     int json;
 };
 
-/* Append "&name=<percent-encoded value>" (or "?..." first) to q. */
-static int add_param(struct ird_buf *q, const char *name, const char *value)
-{
-    if (!value)
-        return 0;
-    char *esc = curl_easy_escape(NULL, value, 0);
-    if (!esc)
-        return -ENOMEM;
-    int rc = ird_buf_printf(q, "%s%s=%s", q->len ? "&" : "?", name, esc);
-    curl_free(esc);
-    return rc;
-}
-
 static const char *str(const cJSON *o, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -151,8 +137,8 @@ static int fetch_page(const struct list_opts *o, const char *after, int limit, c
     snprintf(lim, sizeof(lim), "%d", limit);
     struct ird_buf url = IRD_BUF_INIT, q = IRD_BUF_INIT;
     int rc = 1;
-    if (add_param(&q, "since", o->since) || add_param(&q, "kind", o->kind) ||
-        add_param(&q, "after", after) || add_param(&q, "limit", lim) ||
+    if (ird_cli_add_query(&q, "since", o->since) || ird_cli_add_query(&q, "kind", o->kind) ||
+        ird_cli_add_query(&q, "after", after) || ird_cli_add_query(&q, "limit", lim) ||
         ird_buf_printf(&url, "/v1/audit%s", q.data ? q.data : ""))
         goto out;
     rc = ird_cli_call(o->url, o->token, "GET", url.data, NULL, 200, ret_page);

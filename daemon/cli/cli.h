@@ -41,6 +41,11 @@ long ird_cli_request(const char *method, const char *base_url, const char *token
  * parsed answer (caller frees). Returns 0, or exit code 1 after printing why. */
 int ird_cli_call(const char *base_url, const char *token, const char *method, const char *path,
                  const cJSON *body, long want, cJSON **ret);
+/* Append "<prefix><id><suffix>" to path, the id percent-encoded. 0 or -ENOMEM. */
+int ird_cli_id_path(struct ird_buf *path, const char *prefix, const char *id, const char *suffix);
+/* Append "?name=<value>" (or "&..." after the first) to q, the value
+ * percent-encoded; nothing when value is NULL. 0 or -ENOMEM. */
+int ird_cli_add_query(struct ird_buf *q, const char *name, const char *value);
 /* Print the API's {"error","detail"} for a non-2xx answer; returns exit code 1. */
 int ird_cli_api_failure(long status, const struct ird_buf *body);
 

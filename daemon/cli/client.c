@@ -2,6 +2,7 @@
  * event loop to keep responsive, so it uses curl's easy interface. */
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,6 +115,28 @@ static void print_compact(const cJSON *o)
     }
 }
 
+int ird_cli_id_path(struct ird_buf *path, const char *prefix, const char *id, const char *suffix)
+{
+    char *esc = curl_easy_escape(NULL, id, 0);
+    if (!esc)
+        return -ENOMEM;
+    int rc = ird_buf_printf(path, "%s%s%s", prefix, esc, suffix);
+    curl_free(esc);
+    return rc;
+}
+
+int ird_cli_add_query(struct ird_buf *q, const char *name, const char *value)
+{
+    if (!value)
+        return 0;
+    char *esc = curl_easy_escape(NULL, value, 0);
+    if (!esc)
+        return -ENOMEM;
+    int rc = ird_buf_printf(q, "%s%s=%s", q->len ? "&" : "?", name, esc);
+    curl_free(esc);
+    return rc;
+}
+
 int ird_cli_api_failure(long status, const struct ird_buf *body)
 {
     cJSON *o = body->data ? cJSON_Parse(body->data) : NULL;
@@ -191,12 +214,7 @@ static int on_filter(int ch, const char *arg, void *data)
     if (ch < 1 || ch > 5)
         return -1;
     struct filters *f = data;
-    char *esc = curl_easy_escape(NULL, arg, 0);
-    if (!esc)
-        return -1;
-    ird_buf_printf(&f->query, "%s%s=%s", f->query.len ? "&" : "?", names[ch - 1], esc);
-    curl_free(esc);
-    return 0;
+    return ird_cli_add_query(&f->query, names[ch - 1], arg) < 0 ? -1 : 0;
 }
 
 int ird_cli_incidents(const struct ird_command *cmd, int argc, char **argv)
@@ -257,12 +275,11 @@ int ird_cli_incident(const struct ird_command *cmd, int argc, char **argv)
         return rc;
     if (optind != argc - 1)
         return ird_cli_usage_error(cmd, "give exactly one incident ID");
-    char *esc = curl_easy_escape(NULL, argv[optind], 0);
-    if (!esc)
-        return 1;
     struct ird_buf path = IRD_BUF_INIT;
-    ird_buf_printf(&path, "/v1/incidents/%s", esc);
-    curl_free(esc);
+    if (ird_cli_id_path(&path, "/v1/incidents/", argv[optind], "") < 0) {
+        ird_buf_free(&path);
+        return 1;
+    }
     cJSON *o = NULL;
     rc = ird_cli_call(c.url, c.token, "GET", path.data, NULL, 200, &o);
     ird_buf_free(&path);
@@ -292,8 +309,8 @@ int ird_cli_incident(const struct ird_command *cmd, int argc, char **argv)
     return 0;
 }
 
-/* ird ack ID / ird resolve ID: POST /v1/incidents/<id>/<verb>. */
-static int incident_action(const struct ird_command *cmd, int argc, char **argv, const char *verb)
+/* ird ack ID / ird resolve ID: POST /v1/incidents/<id><suffix>. */
+static int incident_action(const struct ird_command *cmd, int argc, char **argv, const char *suffix)
 {
     struct client c = {0};
     int rc = parse_client(cmd, argc, argv, &c, NULL, 0, NULL, NULL);
@@ -301,12 +318,11 @@ static int incident_action(const struct ird_command *cmd, int argc, char **argv,
         return rc;
     if (optind != argc - 1)
         return ird_cli_usage_error(cmd, "give exactly one incident ID");
-    char *esc = curl_easy_escape(NULL, argv[optind], 0);
-    if (!esc)
-        return 1;
     struct ird_buf path = IRD_BUF_INIT;
-    ird_buf_printf(&path, "/v1/incidents/%s/%s", esc, verb);
-    curl_free(esc);
+    if (ird_cli_id_path(&path, "/v1/incidents/", argv[optind], suffix) < 0) {
+        ird_buf_free(&path);
+        return 1;
+    }
     cJSON *o = NULL, *empty = cJSON_CreateObject();
     rc = ird_cli_call(c.url, c.token, "POST", path.data, empty, 200, &o);
     cJSON_Delete(empty);
@@ -323,10 +339,10 @@ static int incident_action(const struct ird_command *cmd, int argc, char **argv,
 
 int ird_cli_ack(const struct ird_command *cmd, int argc, char **argv)
 {
-    return incident_action(cmd, argc, argv, "ack");
+    return incident_action(cmd, argc, argv, "/ack");
 }
 
 int ird_cli_resolve(const struct ird_command *cmd, int argc, char **argv)
 {
-    return incident_action(cmd, argc, argv, "resolve");
+    return incident_action(cmd, argc, argv, "/resolve");
 }

@@ -2,7 +2,6 @@
  * PLAYBOOK`, `ird approve RUN [STEP]` and `ird cancel RUN`, over a running
  * daemon's operator API (ird_cli_request). Options come from one table. */
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -191,30 +190,6 @@ static int parse(const struct ird_command *cmd, unsigned which, int argc, char *
 
 /* ---- talking to the API ------------------------------------------ */
 
-/* Append "<sep><name>=<percent-encoded value>" to q when value is set. */
-static int add_query(struct ird_buf *q, const char *name, const char *value)
-{
-    if (!value)
-        return 0;
-    char *esc = curl_easy_escape(NULL, value, 0);
-    if (!esc)
-        return -ENOMEM;
-    int rc = ird_buf_printf(q, "%s%s=%s", q->len ? "&" : "?", name, esc);
-    curl_free(esc);
-    return rc;
-}
-
-/* "/v1/runs/<id><suffix>" with the id percent-encoded, in path. */
-static int run_path(struct ird_buf *path, const char *prefix, const char *id, const char *suffix)
-{
-    char *esc = curl_easy_escape(NULL, id, 0);
-    if (!esc)
-        return -ENOMEM;
-    int rc = ird_buf_printf(path, "%s%s%s", prefix, esc, suffix);
-    curl_free(esc);
-    return rc;
-}
-
 static int call(const struct opts *o, const char *method, const char *path, const cJSON *body,
                 long want, cJSON **ret)
 {
@@ -257,8 +232,8 @@ int ird_cli_runs(const struct ird_command *cmd, int argc, char **argv)
     if (rc >= 0)
         return rc;
     struct ird_buf q = IRD_BUF_INIT, path = IRD_BUF_INIT;
-    if (add_query(&q, "state", o.state) || add_query(&q, "playbook", o.playbook) ||
-        add_query(&q, "incident", o.incident) || add_query(&q, "limit", o.limit) ||
+    if (ird_cli_add_query(&q, "state", o.state) || ird_cli_add_query(&q, "playbook", o.playbook) ||
+        ird_cli_add_query(&q, "incident", o.incident) || ird_cli_add_query(&q, "limit", o.limit) ||
         ird_buf_printf(&path, "/v1/runs%s", q.data ? q.data : "")) {
         ird_buf_free(&q);
         ird_buf_free(&path);
@@ -344,7 +319,7 @@ int ird_cli_run(const struct ird_command *cmd, int argc, char **argv)
     if (rc >= 0)
         return rc;
     struct ird_buf path = IRD_BUF_INIT;
-    if (run_path(&path, "/v1/runs/", o.pos[0], "")) {
+    if (ird_cli_id_path(&path, "/v1/runs/", o.pos[0], "")) {
         fputs("ird: out of memory\n", stderr);
         return 1;
     }
@@ -384,7 +359,7 @@ int ird_cli_trigger(const struct ird_command *cmd, int argc, char **argv)
     cJSON_Delete(params);
     if (!body || (o.incident && !cJSON_AddStringToObject(body, "incident", o.incident)) ||
         (o.dry_run && !cJSON_AddTrueToObject(body, "dry_run")) ||
-        run_path(&path, "/v1/playbooks/", o.pos[0], "/runs")) {
+        ird_cli_id_path(&path, "/v1/playbooks/", o.pos[0], "/runs")) {
         cJSON_Delete(body);
         ird_buf_free(&path);
         fputs("ird: out of memory\n", stderr);
@@ -416,7 +391,7 @@ int ird_cli_trigger(const struct ird_command *cmd, int argc, char **argv)
 static int run_action(const struct opts *o, const char *verb, const cJSON *body)
 {
     struct ird_buf path = IRD_BUF_INIT;
-    if (run_path(&path, "/v1/runs/", o->pos[0], verb)) {
+    if (ird_cli_id_path(&path, "/v1/runs/", o->pos[0], verb)) {
         fputs("ird: out of memory\n", stderr);
         return 1;
     }
