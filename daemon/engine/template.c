@@ -11,6 +11,7 @@
 
 #include "core/buf.h"
 #include "core/k8s_names.h"
+#include "core/text.h"
 
 /* One piece of a template: literal text, or a variable (index into refs). */
 struct part {
@@ -127,16 +128,6 @@ static char *dup_n(const char *s, size_t n)
         p[n] = '\0';
     }
     return p;
-}
-
-static bool all_digits(const char *s)
-{
-    if (!*s)
-        return false;
-    for (; *s; s++)
-        if (*s < '0' || *s > '9')
-            return false;
-    return true;
 }
 
 /* The display form of a path: plain segments joined with '.', others in
@@ -499,7 +490,7 @@ static const cJSON *lookup(const cJSON *ctx, const struct ird_template_ref *r)
         const char *seg = r->segs[i];
         if (cJSON_IsObject(node)) {
             node = cJSON_GetObjectItemCaseSensitive(node, seg);
-        } else if (cJSON_IsArray(node) && all_digits(seg) && strlen(seg) < 10) {
+        } else if (cJSON_IsArray(node) && ird_all_digits(seg) && strlen(seg) < 10) {
             node = cJSON_GetArrayItem(node, (int)strtol(seg, NULL, 10));
         } else {
             node = NULL;

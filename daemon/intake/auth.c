@@ -18,6 +18,7 @@
 #include <openssl/params.h>
 
 #include "core/clock.h"
+#include "core/text.h"
 
 #define DIGEST_LEN           32
 #define MAX_KEYS             8 /* HMAC secrets accepted at once, for rotation */
@@ -642,17 +643,6 @@ static const char *authorization(struct ird_auth *a, const struct ird_http_heade
     return v;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static enum ird_auth_result check_hmac(struct ird_auth *a, const struct ird_http_header *h,
                                        size_t n, const char *body, size_t len)
 {
@@ -674,7 +664,7 @@ static enum ird_auth_result check_hmac(struct ird_auth *a, const struct ird_http
         return IRD_AUTH_UNAUTHORIZED;
     }
     for (size_t i = 0; i < DIGEST_LEN; i++) {
-        int hi = hexval(v[2 * i]), lo = hexval(v[2 * i + 1]);
+        int hi = ird_hex_value(v[2 * i]), lo = ird_hex_value(v[2 * i + 1]);
         if (hi < 0 || lo < 0) {
             a->reason = "signature is not hex";
             return IRD_AUTH_UNAUTHORIZED;

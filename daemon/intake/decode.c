@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "core/clock.h"
+#include "core/text.h"
 #include "intake/jsoncheck.h"
 
 #define DEFAULT_MAX_ALERTS 1000
@@ -238,16 +239,6 @@ static int path_compile(const char *text, struct path *p, struct ird_err *err,
 
 /* ---------- reading the body ---------- */
 
-static bool all_digits(const char *s)
-{
-    if (!*s)
-        return false;
-    for (; *s; s++)
-        if (*s < '0' || *s > '9')
-            return false;
-    return true;
-}
-
 /* Follow segs from node; plain segments also match dotted keys, the most
  * nested reading first. */
 static const cJSON *path_walk(const cJSON *node, const struct path *p, size_t i)
@@ -258,7 +249,7 @@ static const cJSON *path_walk(const cJSON *node, const struct path *p, size_t i)
         return NULL;
     const char *key = p->seg[i].key;
     if (cJSON_IsArray(node)) {
-        if (!all_digits(key) || strlen(key) > 9)
+        if (!ird_all_digits(key) || strlen(key) > 9)
             return NULL;
         return path_walk(cJSON_GetArrayItem(node, (int)strtol(key, NULL, 10)), p, i + 1);
     }
@@ -921,7 +912,7 @@ static int decode_wazuh(struct dctx *c, const cJSON *root, struct ird_err *err)
     const cJSON *level = cJSON_GetObjectItemCaseSensitive(rule, "level");
     if (cJSON_IsNumber(level)) {
         a.v[F_SEVERITY] = wazuh_severity(level->valuedouble);
-    } else if (cJSON_IsString(level) && all_digits(level->valuestring) &&
+    } else if (cJSON_IsString(level) && ird_all_digits(level->valuestring) &&
                strlen(level->valuestring) < 6) {
         a.v[F_SEVERITY] = wazuh_severity(strtod(level->valuestring, NULL));
     } else if (level && !cJSON_IsNull(level)) {

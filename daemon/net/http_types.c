@@ -5,23 +5,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/text.h"
+
 const char *ird_http_header_get(const struct ird_http_header *headers, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++)
         if (strcasecmp(headers[i].name, name) == 0)
             return headers[i].value;
     return NULL;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* Percent-decode [s, s+len) into out; '+' is a space (form encoding). */
@@ -33,7 +24,7 @@ static int decode_component(const char *s, size_t len, char *out, size_t outlen)
         if (c == '%') {
             if (i + 2 >= len)
                 return -EINVAL;
-            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+            int hi = ird_hex_value(s[i + 1]), lo = ird_hex_value(s[i + 2]);
             if (hi < 0 || lo < 0)
                 return -EINVAL;
             c = (char)(hi * 16 + lo);
