@@ -331,6 +331,16 @@ static void reload(struct ird_daemon *d)
             IRD_LS("config", d->config_path ? d->config_path : "(defaults)"));
 }
 
+/* Free what serving built, once the loop has closed it (NULL parts are fine). */
+static void free_parts(struct ird_daemon *d)
+{
+    ird_http_server_free(d->webhooks);
+    ird_http_server_free(d->api_server);
+    ird_intake_free(d->intake);
+    ird_api_free(d->api);
+    ird_engine_free(d->engine);
+}
+
 static void on_close_free(uv_handle_t *h)
 {
     (void)h;
@@ -479,11 +489,7 @@ int ird_daemon_run(const char *config_path, bool force_dry_run)
             IRD_LS("config", config_path ? config_path : "(built-in defaults)"));
     uv_run(&loop, UV_RUN_DEFAULT);
 
-    ird_http_server_free(d.webhooks);
-    ird_http_server_free(d.api_server);
-    ird_intake_free(d.intake);
-    ird_api_free(d.api);
-    ird_engine_free(d.engine);
+    free_parts(&d);
     int rc = uv_loop_close(&loop);
     if (rc != 0) {
         ird_log(IRD_LOG_ERROR, "event loop did not close cleanly",
@@ -509,11 +515,7 @@ out_store:
     uv_run(&loop, UV_RUN_DEFAULT);
     ird_store_close(d.store, NULL, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
-    ird_http_server_free(d.webhooks);
-    ird_http_server_free(d.api_server);
-    ird_intake_free(d.intake);
-    ird_api_free(d.api);
-    ird_engine_free(d.engine);
+    free_parts(&d);
 out_loop:
     uv_loop_close(&loop);
 out_config:
