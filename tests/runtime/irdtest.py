@@ -5,7 +5,6 @@ http.client, and stop it checking that it exited cleanly."""
 import http.client
 import json
 import os
-import re
 import select
 import signal
 import socket
@@ -251,6 +250,18 @@ def run_ird(*args, env=None, input=None):
     p = subprocess.run([IRD] + list(args), capture_output=True, text=True, env=e, input=input,
                        timeout=60)
     return p.returncode, p.stdout, p.stderr
+
+
+def stop_shared(ird):
+    """Stop the daemon a test class shared and remove its files; fail unless it
+    exited 0 with no sanitizer report (for tearDownClass, which has no asserts)."""
+    code = ird.stop()
+    try:
+        raw = "\n".join(l.get("text", "") for l in ird.log_lines if l.get("msg") == "(raw)")
+        assert code == 0 and "Sanitizer" not in raw and "runtime error:" not in raw, \
+            "ird exited %s:\n%s" % (code, raw)
+    finally:
+        ird.tmp.cleanup()
 
 
 class IrdTestCase(unittest.TestCase):

@@ -6,7 +6,7 @@ import json
 import unittest
 
 from irdtest import (ADMIN_TOKEN, VIEWER_TOKEN, Ird, IrdTestCase, free_port, list_incidents,
-                     run_ird)
+                     run_ird, stop_shared)
 
 CONFIG = """
 sources = {
@@ -65,9 +65,7 @@ class ApiTest(IrdTestCase):
 
     @classmethod
     def tearDownClass(cls):
-        code = cls.ird.stop()
-        cls.ird.tmp.cleanup()
-        assert code == 0, "ird exited %s" % code
+        stop_shared(cls.ird)
 
     def ids(self, query, token=ADMIN_TOKEN):
         status, page = self.ird.api_get("/v1/incidents?" + query, token=token)

@@ -8,7 +8,7 @@ import subprocess
 import time
 import unittest
 
-from irdtest import ADMIN_TOKEN, VIEWER_TOKEN, Ird, IrdTestCase, run_ird
+from irdtest import ADMIN_TOKEN, VIEWER_TOKEN, Ird, IrdTestCase, run_ird, stop_shared
 
 SOURCES = """
 sources = { am = { type = "alertmanager"; auth = "none"; }; };
@@ -38,9 +38,7 @@ class AuditTest(IrdTestCase):
 
     @classmethod
     def tearDownClass(cls):
-        code = cls.ird.stop()
-        cls.ird.tmp.cleanup()
-        assert code == 0, "ird exited %s" % code
+        stop_shared(cls.ird)
 
     def audit(self, *args, token=ADMIN_TOKEN):
         return run_ird("audit", "--url", self.url, "--token", token, *args)

@@ -14,7 +14,7 @@ import textwrap
 import time
 import unittest
 
-from irdtest import ADMIN_TOKEN, FIXTURES, VIEWER_TOKEN, Ird, IrdTestCase, run_ird
+from irdtest import ADMIN_TOKEN, FIXTURES, VIEWER_TOKEN, Ird, IrdTestCase, run_ird, stop_shared
 
 RESPONDER_TOKEN = "responder-token-0123456789abcdef"
 PLAYBOOKS = os.path.join(FIXTURES, "playbooks", "engine")
@@ -165,12 +165,7 @@ class EngineTestCase(IrdTestCase):
 
     @classmethod
     def tearDownClass(cls):
-        code = cls.ird.stop()
-        try:
-            raw = "\n".join(l.get("text", "") for l in cls.ird.log_lines if l.get("msg") == "(raw)")
-            assert code == 0 and "Sanitizer" not in raw, "ird exited %s:\n%s" % (code, raw)
-        finally:
-            cls.ird.tmp.cleanup()
+        stop_shared(cls.ird)
 
 
 # ------------------------------------------------------------------------------

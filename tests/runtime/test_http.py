@@ -10,7 +10,7 @@ import subprocess
 import time
 import unittest
 
-from irdtest import IRD, Ird, IrdTestCase, is_closed, read_response, read_responses
+from irdtest import IRD, Ird, IrdTestCase, is_closed, read_response, read_responses, stop_shared
 
 # A source that authenticates and reads the body, then answers 204 without
 # touching the store: lets these tests exercise bodies and limits alone.
@@ -31,9 +31,7 @@ class HttpTest(IrdTestCase):
 
     @classmethod
     def tearDownClass(cls):
-        code = cls.ird.stop()
-        cls.ird.tmp.cleanup()
-        assert code == 0, "ird exited %s" % code
+        stop_shared(cls.ird)
 
     def test_health_ready_metrics_on_both_listeners(self):
         for listener in ("webhooks", "api"):
@@ -232,9 +230,7 @@ class HttpEdgeTest(IrdTestCase):
 
     @classmethod
     def tearDownClass(cls):
-        code = cls.ird.stop()
-        cls.ird.tmp.cleanup()
-        assert code == 0, "ird exited %s" % code
+        stop_shared(cls.ird)
 
     def test_half_close_still_gets_every_answer(self):
         s = self.ird.raw()

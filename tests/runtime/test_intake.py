@@ -17,7 +17,7 @@ import time
 import unittest
 
 from irdtest import (FIXTURES, IRD, SOURCE_DIR, Ird, IrdTestCase, list_incidents,
-                     metric_value, read_response, run_ird)
+                     metric_value, read_response, run_ird, stop_shared)
 
 INTAKE = os.path.join(FIXTURES, "intake")
 
@@ -111,9 +111,7 @@ class SourceTypesTest(IrdTestCase, Poster):
 
     @classmethod
     def tearDownClass(cls):
-        code = cls.ird.stop()
-        cls.ird.tmp.cleanup()
-        assert code == 0, "ird exited %s" % code
+        stop_shared(cls.ird)
 
     def test_alertmanager_webhook_v4(self):
         body = fixture("alertmanager-v4.json")
@@ -330,9 +328,7 @@ class DedupTest(IrdTestCase, Poster):
 
     @classmethod
     def tearDownClass(cls):
-        code = cls.ird.stop()
-        cls.ird.tmp.cleanup()
-        assert code == 0, "ird exited %s" % code
+        stop_shared(cls.ird)
 
     def test_repeat_resolve_and_fire_again(self):
         firing = am_body(am_alert("dd01"))
@@ -451,9 +447,7 @@ class BadInputTest(IrdTestCase, Poster):
 
     @classmethod
     def tearDownClass(cls):
-        code = cls.ird.stop()
-        cls.ird.tmp.cleanup()
-        assert code == 0, "ird exited %s" % code
+        stop_shared(cls.ird)
 
     def refused_on_one_connection(self, source, body, ctype, status, detail):
         """Post on a keep-alive connection: the refusal, nothing stored, and the
@@ -622,9 +616,7 @@ class AuthTest(IrdTestCase, Poster):
 
     @classmethod
     def tearDownClass(cls):
-        code = cls.ird.stop()
-        cls.ird.tmp.cleanup()
-        assert code == 0, "ird exited %s" % code
+        stop_shared(cls.ird)
 
     def body(self):
         type(self).n += 1
@@ -780,9 +772,7 @@ sources = {
 
     @classmethod
     def tearDownClass(cls):
-        code = cls.ird.stop()
-        cls.ird.tmp.cleanup()
-        assert code == 0, "ird exited %s" % code
+        stop_shared(cls.ird)
 
     def value(self, outcome):
         return metric_value(self.ird, "ird_alerts_received_total",

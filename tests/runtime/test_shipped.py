@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 
-from irdtest import ADMIN_TOKEN, FIXTURES, SOURCE_DIR, Ird, IrdTestCase, run_ird
+from irdtest import ADMIN_TOKEN, FIXTURES, SOURCE_DIR, Ird, IrdTestCase, run_ird, stop_shared
 
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "fakes", "k8s"))
 import fake_k8s  # noqa: E402
@@ -190,12 +190,11 @@ guards = { max_targets_per_incident = 10; };
 
     @classmethod
     def tearDownClass(cls):
-        code = cls.ird.stop()
-        cls.fake.stop()
-        raw = "\n".join(l.get("text", "") for l in cls.ird.log_lines if l.get("msg") == "(raw)")
-        cls.ird.tmp.cleanup()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-        assert code == 0 and "Sanitizer" not in raw, "ird exited %s:\n%s" % (code, raw)
+        try:
+            stop_shared(cls.ird)
+        finally:
+            cls.fake.stop()
+            shutil.rmtree(cls.tmp, ignore_errors=True)
 
     # -- helpers -----------------------------------------------------------------------
     def post(self, source, body):
